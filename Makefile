@@ -1,0 +1,31 @@
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLES ?= examples
+OUT ?= build
+
+.PHONY: run test lint bench clean
+
+$(BIN)/sloforge: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## make run: install into .venv, validate and generate the full bundle for examples/
+run: $(BIN)/sloforge
+	$(BIN)/sloforge validate $(EXAMPLES)
+	$(BIN)/sloforge generate $(EXAMPLES) -o $(OUT)
+	@echo "bundle written to $(OUT)/"
+	@find $(OUT) -type f | sort
+
+## make test: install dev deps and run the whole suite
+test: $(BIN)/sloforge
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q
+
+bench: $(BIN)/sloforge
+	$(BIN)/python bench/rule_cost.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from sloforge.cli import main
+
+main()

@@ -1,0 +1,105 @@
+"""The ``sloforge`` command line.
+
+Exit codes: 0 ok, 1 a tool or backend failed, 2 the spec (or usage) is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sloforge.spec import Loaded, SpecError, load
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="SLOs as code for Prometheus: one reviewed spec -> rules, alerts, tests.",
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SpecArg = Annotated[list[Path], typer.Argument(help="spec files or directories (searched recursively)")]
+Strict = Annotated[bool, typer.Option("--strict", help="treat lint warnings as errors")]
+
+
+def _load(paths: list[Path], strict: bool) -> Loaded:
+    try:
+        loaded = load(*paths, strict=strict)
+    except SpecError as e:
+        for p in e.problems:
+            err.print(str(p), markup=False)
+        err.print(f"{len(e.problems)} problem(s); nothing written", markup=False)
+        raise typer.Exit(2) from None
+    for w in loaded.warnings:
+        err.print(str(w), markup=False, style="yellow")
+    return loaded
+
+
+@app.command()
+def validate(paths: SpecArg, strict: Strict = False) -> None:
+    """Check specs: errors (exit 2) and lint warnings (stderr, exit 0). Writes nothing.
+
+    Example: sloforge validate examples/ --strict
+    """
+    loaded = _load(paths, strict)
+    n = sum(len(s.slos) for s in loaded.specs)
+    err.print(f"ok: {len(loaded.specs)} spec(s), {n} SLO(s), {len(loaded.warnings)} warning(s)",
+              markup=False)
+
+
+@app.command()
+def generate(
+    paths: SpecArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="output directory (replaced atomically)")] = Path(
+        "build"
+    ),
+    strict: Strict = False,
+) -> None:
+    """Write the bundle: prometheus/rules/<service>.yml and prometheus/tests/<service>*.test.yml.
+
+    Example: sloforge generate examples/ -o build
+    """
+    from sloforge.generate.bundle import render_bundle, write_atomically
+
+    loaded = _load(paths, strict)
+    files = render_bundle(loaded.specs)
+    write_atomically(files, out)
+    err.print(f"wrote {len(files)} file(s) to {out}", markup=False)
+
+
+@app.command()
+def backfill(
+    rules: Annotated[Path, typer.Argument(help="generated rule file (prometheus/rules/<service>.yml)")],
+    out: Annotated[Path, typer.Argument(help="directory for the TSDB blocks")],
+    prometheus: Annotated[str, typer.Option("--prometheus", help="URL of the Prometheus with raw data")],
+    start: Annotated[str, typer.Option("--from", help="start: RFC 3339 or unix seconds")],
+    end: Annotated[str | None, typer.Option("--to", help="end (default now - 3h)")] = None,
+    interval: Annotated[str | None, typer.Option("--eval-interval", help="default: each group's")] = None,
+) -> None:
+    """Backfill recorded SLO series so long windows are complete right after rollout.
+
+    Wraps `promtool tsdb create-blocks-from rules`, one dependency level per pass
+    (5m rates first, then the windows derived from them). Copy the blocks into
+    Prometheus' data dir; it loads them within a minute.
+
+    Example: sloforge backfill build/prometheus/rules/checkout.yml blocks/ --prometheus http://127.0.0.1:9090 --from 2026-10-01T00:00:00Z
+    """
+    from sloforge.backfill import BackfillError, run_backfill
+
+    try:
+        for line in run_backfill(rules, out, prometheus, start, end, interval):
+            err.print(line, markup=False)
+    except BackfillError as e:
+        err.print(f"backfill failed: {e}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,54 @@
+"""Every metric, label and group name sloforge writes, in one place.
+
+Recorded series use the Prometheus ``level:metric:operation`` convention.  All
+SLO series carry ``service`` and ``slo`` plus the SLO's ``by`` labels; the
+window of a derived series is a ``window`` label so one query draws all windows.
+"""
+
+from __future__ import annotations
+
+# labels
+LABEL_SERVICE = "service"
+LABEL_SLO = "slo"
+LABEL_WINDOW = "window"
+LABEL_SEVERITY = "severity"
+LABEL_TIER = "sloforge_tier"  # page | ticket, for inhibition and routing
+LABEL_ALERT_WINDOWS = "long_window"
+
+# recorded series
+ERRORS_RATE = "sloforge:slo_errors:rate5m"  # aggregated bad events / s over 5m
+TOTAL_RATE = "sloforge:slo_events:rate5m"  # aggregated total events / s over 5m
+ERROR_RATIO = "sloforge:slo_error_ratio"  # {window=...} traffic-weighted error ratio
+BURN_RATE = "sloforge:slo_burn_rate"  # {window=...} error ratio / (1 - objective)
+OBJECTIVE = "sloforge:slo_objective:ratio"
+SLI = "sloforge:slo_sli:ratio"  # 1 - error ratio over the SLO window
+BUDGET_REMAINING = "sloforge:slo_error_budget_remaining:ratio"
+STATUS = "sloforge:slo_status"  # 1 healthy, 0 at risk, -1 breached
+COVERAGE = "sloforge:slo_window_coverage:ratio"  # {window=...} recorded history / window
+PERIOD_SECONDS = "sloforge:slo_period:seconds"
+
+# the short base window every longer window is derived from
+BASE_WINDOW = 300.0
+
+# status thresholds on the remaining error budget
+AT_RISK_BELOW = 0.25
+
+# guard for zero denominators: tiny, so a real rate always dominates it
+DENOMINATOR_FLOOR = "1e-12"
+
+SEVERITY_PAGE = "critical"
+SEVERITY_TICKET = "warning"
+
+
+def group_name(service: str, part: str) -> str:
+    return f"sloforge-{service}-{part}"
+
+
+def slo_alert_name(service: str, slo: str, tier: str) -> str:
+    """``KubernetesexecutionActionSuccessRatePage`` from service/slo/tier slugs."""
+    return _camel(service) + _camel(slo) + _camel(tier)
+
+
+def _camel(slug: str) -> str:
+    parts = [p for p in slug.replace("-", "_").split("_") if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts)

@@ -1,0 +1,1 @@
+"""Generators: one module per artifact, each a pure function of the model."""

@@ -1,0 +1,439 @@
+"""The typed SLO model every loader produces and every generator consumes.
+
+Field names are the native spec's (``apiVersion: sloforge/v1``).  Validation
+that needs only one field lives here; checks across fields and files live in
+``sloforge.spec.checks``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from sloforge.durations import DurationError, format_duration, parse_duration
+
+API_VERSION = "sloforge/v1"
+
+SLUG = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$")
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _duration(v: Any) -> float:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        raise ValueError(f"{v!r} has no unit: write a duration such as '{int(v)}s' or '5m'")
+    try:
+        return parse_duration(v)
+    except DurationError as e:
+        raise ValueError(str(e)) from None
+
+
+# seconds internally, canonical Prometheus text when dumped
+Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(format_duration)]
+
+
+def _slug(v: str) -> str:
+    if not SLUG.match(v):
+        raise ValueError(
+            f"{v!r} must be a lowercase slug (a-z, 0-9, '-', '_'; no '/', '..' or spaces; "
+            "at most 64 characters) because it names files and label values"
+        )
+    return v
+
+
+def _metric_name(v: str) -> str:
+    if not METRIC_NAME.match(v):
+        raise ValueError(f"{v!r} is not a valid Prometheus metric name")
+    return v
+
+
+def _label_name(v: str) -> str:
+    if not LABEL_NAME.match(v) or v.startswith("__"):
+        raise ValueError(f"{v!r} is not a valid label name")
+    return v
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+MetricName = Annotated[str, AfterValidator(_metric_name)]
+LabelName = Annotated[str, AfterValidator(_label_name)]
+
+
+def _labels(v: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for k, val in v.items():
+        _label_name(str(k))
+        if isinstance(val, bool) or val is None or isinstance(val, dict | list):
+            raise ValueError(f"label {k!r} must have a string value")
+        out[str(k)] = str(val)
+    return out
+
+
+Labels = Annotated[dict[str, Any], AfterValidator(_labels)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+class ExponentialBuckets(Strict):
+    start: float = Field(gt=0)
+    factor: float = Field(gt=1)
+    count: int = Field(ge=1, le=200)
+
+
+class LinearBuckets(Strict):
+    start: float
+    width: float = Field(gt=0)
+    count: int = Field(ge=1, le=200)
+
+
+class BucketGenerator(Strict):
+    """``exponential`` / ``linear`` as in client_golang's ExponentialBuckets / LinearBuckets."""
+
+    exponential: ExponentialBuckets | None = None
+    linear: LinearBuckets | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> BucketGenerator:
+        if (self.exponential is None) == (self.linear is None):
+            raise ValueError("give exactly one of 'exponential' or 'linear'")
+        return self
+
+    def bounds(self) -> list[float]:
+        if self.exponential:
+            e = self.exponential
+            return [_clean(e.start * e.factor**i) for i in range(e.count)]
+        assert self.linear
+        lin = self.linear
+        return [_clean(lin.start + lin.width * i) for i in range(lin.count)]
+
+
+def _clean(x: float) -> float:
+    """Round away float noise (0.1*3 -> 0.3) so bounds print as people write them."""
+    return float(f"{x:.12g}")
+
+
+class MetricDef(Strict):
+    name: MetricName
+    type: Literal["counter", "gauge", "histogram", "summary"]
+    help: str = ""
+    labels: list[LabelName] = Field(default_factory=list)
+    buckets: list[float] | BucketGenerator | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _buckets(self) -> MetricDef:
+        if self.buckets is not None and self.type != "histogram":
+            raise ValueError(f"'buckets' only applies to histograms, not to a {self.type}")
+        if isinstance(self.buckets, list):
+            if not self.buckets:
+                raise ValueError("'buckets' must not be empty")
+            if any(not math.isfinite(b) for b in self.buckets):
+                raise ValueError("'buckets' must be finite numbers (+Inf is implicit)")
+            if sorted(set(self.buckets)) != list(self.buckets):
+                raise ValueError("'buckets' must be strictly increasing")
+        if "le" in self.labels or "quantile" in self.labels:
+            raise ValueError("'le' and 'quantile' are reserved label names")
+        return self
+
+    def bucket_bounds(self) -> list[float]:
+        if self.buckets is None:
+            # prometheus_client / client_golang defaults
+            return [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        if isinstance(self.buckets, list):
+            return [float(b) for b in self.buckets]
+        return self.buckets.bounds()
+
+    def series_names(self) -> list[str]:
+        """Names of the series this metric exposes."""
+        if self.type == "histogram":
+            return [f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count"]
+        if self.type == "summary":
+            return [self.name, f"{self.name}_sum", f"{self.name}_count"]
+        return [self.name]
+
+
+# ---------------------------------------------------------------- SLIs
+
+
+class EventsSLI(Strict):
+    """Ratio of events: ``good``/``total`` or ``bad``/``total`` (PromQL selectors of counters)."""
+
+    good: str | None = None
+    bad: str | None = None
+    total: str
+
+    @model_validator(mode="after")
+    def _good_or_bad(self) -> EventsSLI:
+        if self.good and self.bad:
+            raise ValueError("give either 'good' or 'bad', not both")
+        if not self.good and not self.bad:
+            raise ValueError("give one of 'good' or 'bad' beside 'total'")
+        return self
+
+
+class LatencySLI(Strict):
+    """Requests faster than ``le`` seconds are good: histogram bucket / count."""
+
+    histogram: str
+    le: float = Field(gt=0)
+
+
+class TimesliceSLI(Strict):
+    """A slice is good when ``expr`` is at most ``max`` (or at least ``min``)."""
+
+    expr: str
+    max: float | None = None
+    min: float | None = None
+    slice: Duration = Field(default="5m", validate_default=True)
+
+    @model_validator(mode="after")
+    def _bound(self) -> TimesliceSLI:
+        if (self.max is None) == (self.min is None):
+            raise ValueError("give exactly one of 'max' or 'min'")
+        return self
+
+
+class SLI(Strict):
+    events: EventsSLI | None = None
+    latency: LatencySLI | None = None
+    timeslice: TimesliceSLI | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SLI:
+        given = [k for k in ("events", "latency", "timeslice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one SLI kind: 'events', 'latency' or 'timeslice'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("events", "latency", "timeslice") if getattr(self, k) is not None)
+
+
+# ---------------------------------------------------------------- alerting
+
+
+class BurnWindow(Strict):
+    """Fire when the burn rate over ``long`` and over ``short`` both exceed ``burn_rate``."""
+
+    burn_rate: float = Field(gt=0)
+    long: Duration
+    short: Duration
+    for_: Duration | None = Field(default=None, alias="for")
+
+    @model_validator(mode="after")
+    def _order(self) -> BurnWindow:
+        if self.short >= self.long:
+            raise ValueError("'short' must be shorter than 'long'")
+        if self.short < 300:
+            raise ValueError("'short' must be at least 5m (the recorded base window)")
+        return self
+
+
+def _default_page() -> list[BurnWindow]:
+    return [
+        BurnWindow(burn_rate=14.4, long="1h", short="5m"),
+        BurnWindow(burn_rate=6, long="6h", short="30m"),
+    ]
+
+
+def _default_ticket() -> list[BurnWindow]:
+    return [
+        BurnWindow(burn_rate=3, long="1d", short="2h"),
+        BurnWindow(burn_rate=1, long="3d", short="6h"),
+    ]
+
+
+def _tier(v: Any) -> Any:
+    """``false`` or ``[]`` disables a tier."""
+    if v is False or v is None:
+        return []
+    return v
+
+
+Tier = Annotated[list[BurnWindow], BeforeValidator(_tier)]
+
+
+class Alerting(Strict):
+    page: Tier = Field(default_factory=_default_page)
+    ticket: Tier = Field(default_factory=_default_ticket)
+    page_severity: str = "critical"
+    ticket_severity: str = "warning"
+    name: str | None = None  # alert name prefix; default from service + slo
+    labels: Labels = Field(default_factory=dict)
+    annotations: Labels = Field(default_factory=dict)
+    runbook_url: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not ALERT_NAME.match(v):
+            raise ValueError(f"{v!r} is not a valid alert name")
+        return v
+
+
+# ---------------------------------------------------------------- SLO
+
+
+class SLO(Strict):
+    name: Slug
+    title: str | None = None
+    description: str = ""
+    objective: float | None = Field(default=None, description="percent, e.g. 99.9")
+    target: float | None = Field(default=None, description="ratio, e.g. 0.999 (as the seeds write it)")
+    window: Duration = Field(default="30d", validate_default=True)
+    by: list[LabelName] = Field(default_factory=list)
+    sli: SLI
+    alerting: Alerting = Field(default_factory=Alerting)
+    burn_rate_fast: float | None = Field(default=None, gt=0)
+    burn_rate_slow: float | None = Field(default=None, gt=0)
+    labels: Labels = Field(default_factory=dict)
+    expected_rate: float | None = Field(default=None, gt=0, description="expected events per second")
+
+    @model_validator(mode="after")
+    def _objective(self) -> SLO:
+        if self.objective is not None and self.target is not None:
+            raise ValueError("give either 'objective' (percent) or 'target' (0-1), not both")
+        if self.objective is None and self.target is None:
+            raise ValueError("give 'objective' (percent, e.g. 99.9) or 'target' (ratio, e.g. 0.999)")
+        if self.objective is not None and not 0 < self.objective < 100:
+            raise ValueError(f"objective {self.objective} is out of range: a percent between 0 and 100 (exclusive)")
+        if self.target is not None and not 0 < self.target < 1:
+            hint = " (did you mean objective?)" if 1 < self.target < 100 else ""
+            raise ValueError(f"target {self.target} is out of range: a ratio between 0 and 1 (exclusive){hint}")
+        # seed-style shorthands: burn_rate_fast / burn_rate_slow set the page tier's factors
+        if self.burn_rate_fast is not None and self.alerting.page:
+            self.alerting.page[0].burn_rate = self.burn_rate_fast
+        if self.burn_rate_slow is not None and len(self.alerting.page) > 1:
+            self.alerting.page[1].burn_rate = self.burn_rate_slow
+        return self
+
+    @property
+    def ratio(self) -> float:
+        """Objective as a ratio (0.999)."""
+        if self.target is not None:
+            return self.target
+        assert self.objective is not None
+        return round(self.objective / 100.0, 12)
+
+    @property
+    def error_budget(self) -> float:
+        return round(1.0 - self.ratio, 12)
+
+    def windows(self) -> list[float]:
+        """Every alert window (long and short), ascending, without duplicates."""
+        ws = {300.0}
+        for bw in self.alerting.page + self.alerting.ticket:
+            ws.add(bw.long)
+            ws.add(bw.short)
+        return sorted(ws)
+
+
+# ---------------------------------------------------------------- alerts, panels, queries
+
+
+class Alert(Strict):
+    name: Annotated[str, AfterValidator(lambda v: v if ALERT_NAME.match(v) else _bad_alert(v))]
+    expr: str
+    for_: Duration | None = Field(default=None, alias="for")
+    keep_firing_for: Duration | None = None
+    severity: str
+    summary: str
+    description: str = ""
+    runbook_url: str | None = None
+    labels: Labels = Field(default_factory=dict)
+    annotations: Labels = Field(default_factory=dict)
+
+
+def _bad_alert(v: str) -> str:
+    raise ValueError(f"{v!r} is not a valid alert name")
+
+
+class Query(Strict):
+    name: str
+    expr: str
+    description: str = ""
+
+
+class PanelTarget(Strict):
+    expr: str
+    legend: str | None = None
+
+
+class Threshold(Strict):
+    value: float
+    color: str = "red"
+    op: Literal["gt", "lt"] = "gt"
+
+
+class Panel(Strict):
+    title: str
+    type: Literal["timeseries", "graph", "stat", "gauge", "heatmap", "table", "bargauge"] = "timeseries"
+    expr: str | None = None
+    legend: str | None = None
+    targets: list[PanelTarget] = Field(default_factory=list)
+    unit: str | None = None
+    thresholds: list[Threshold] = Field(default_factory=list)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _targets(self) -> Panel:
+        if self.expr and self.targets:
+            raise ValueError("give 'expr' or 'targets', not both")
+        if self.expr:
+            self.targets = [PanelTarget(expr=self.expr, legend=self.legend)]
+            self.expr = None
+        if not self.targets:
+            raise ValueError("a panel needs 'expr' or 'targets'")
+        return self
+
+
+class Spec(Strict):
+    api_version: Literal["sloforge/v1"] = Field(alias="apiVersion")
+    kind: Literal["ServiceLevels"] = "ServiceLevels"
+    service: Slug
+    description: str = ""
+    labels: Labels = Field(default_factory=dict)
+    evaluation_interval: Duration = Field(default="1m", validate_default=True)
+    metrics: list[MetricDef] = Field(default_factory=list)
+    slos: list[SLO] = Field(min_length=1)
+    alerts: list[Alert] = Field(default_factory=list)
+    queries: list[Query] = Field(default_factory=list)
+    dashboard: list[Panel] = Field(default_factory=list)
+    routing: dict[str, Any] | None = None
+
+    # where it came from (not part of the spec text)
+    source_file: str = Field(default="", exclude=True)
+
+    @field_validator("evaluation_interval")
+    @classmethod
+    def _interval(cls, v: float) -> float:
+        if v > 300 or 300 % v:
+            raise ValueError("evaluation_interval must divide 5m evenly (e.g. 15s, 30s, 1m, 5m)")
+        return v
+
+    def metric(self, name: str) -> MetricDef | None:
+        for m in self.metrics:
+            if name == m.name or name in m.series_names():
+                return m
+        return None

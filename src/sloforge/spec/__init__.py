@@ -1,0 +1,94 @@
+"""Loading specs: files or directories -> validated ``Spec`` objects, or a ``SpecError``.
+
+Every problem names ``FILE:LINE: field.path``; all problems of all files are
+collected before anything is raised, so one run shows every mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sloforge.model import Spec
+from sloforge.spec import checks, lint, native
+from sloforge.spec.errors import Problem, SpecError, dotted
+from sloforge.spec.yamlsafe import YamlDoc, read_documents
+
+__all__ = ["Loaded", "Problem", "SpecError", "load", "spec_files"]
+
+_LOADERS = {"sloforge/v1": native.to_spec}
+
+
+@dataclass
+class Loaded:
+    specs: list[Spec]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def spec_files(path: str | Path) -> list[Path]:
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".yaml", ".yml"))
+    return [p]
+
+
+def load(*paths: str | Path, strict: bool = False) -> Loaded:
+    """Load and validate every spec under ``paths``; raise ``SpecError`` listing all problems."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    specs: list[Spec] = []
+    files = [f for p in paths for f in spec_files(p)]
+    if not files:
+        raise SpecError([Problem(str(paths[0]) if paths else "?", 0, "", "no *.yaml or *.yml files")])
+    for f in files:
+        name = str(f)
+        try:
+            raw = f.read_bytes()
+        except OSError as e:
+            errors.append(Problem(name, 0, "", f"cannot read: {e.strerror}"))
+            continue
+        docs, problems = read_documents(name, raw)
+        errors += problems
+        for doc in docs:
+            spec, problems = _to_spec(doc, name)
+            errors += problems
+            if spec is None:
+                continue
+            cross = checks.spec_errors(spec)
+            errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
+            warnings += [
+                Problem(name, doc.line_of(p), dotted(p), m, level="warning")
+                for p, m in lint.spec_warnings(spec)
+            ]
+            if not cross:
+                specs.append(spec)
+    errors += _across_files(specs)
+    if strict:
+        errors += [Problem(w.file, w.line, w.path, w.message) for w in warnings]
+    if errors:
+        raise SpecError(errors)
+    return Loaded(specs, sorted(warnings))
+
+
+def _to_spec(doc: YamlDoc, name: str) -> tuple[Spec | None, list[Problem]]:
+    if not isinstance(doc.data, dict):
+        return None, [Problem(name, doc.start_line, "", "a spec must be a YAML mapping")]
+    api = doc.data.get("apiVersion")
+    if api is None:
+        return None, [Problem(name, doc.start_line, "apiVersion", "missing apiVersion (expected 'sloforge/v1')")]
+    loader = _LOADERS.get(api) if isinstance(api, str) else None
+    if loader is None:
+        return None, [Problem(name, doc.line_of(("apiVersion",)), "apiVersion",
+                              f"unknown apiVersion {api!r}: expected one of {', '.join(_LOADERS)}")]
+    return loader(doc, name)
+
+
+def _across_files(specs: list[Spec]) -> list[Problem]:
+    out = []
+    seen: dict[str, str] = {}
+    for s in specs:
+        if s.service in seen:
+            out.append(Problem(s.source_file, 1, "service",
+                               f"service {s.service!r} is also defined in {seen[s.service]}"))
+        seen.setdefault(s.service, s.source_file)
+    return out

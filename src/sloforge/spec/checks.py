@@ -1,0 +1,101 @@
+"""Checks across fields that the typed model alone cannot make (errors, not warnings)."""
+
+from __future__ import annotations
+
+from sloforge.model import SLO, Spec
+from sloforge.promql import PromQLError, check, selector
+
+
+def spec_errors(spec: Spec) -> list[tuple[tuple, str]]:
+    """``(path, message)`` for every cross-field error in one spec."""
+    out: list[tuple[tuple, str]] = []
+    seen: dict[str, int] = {}
+    for i, slo in enumerate(spec.slos):
+        if slo.name in seen:
+            out.append((("slos", i, "name"), f"duplicate SLO name {slo.name!r} (first at slos[{seen[slo.name]}])"))
+        seen.setdefault(slo.name, i)
+        out += [(("slos", i) + p, m) for p, m in _slo_errors(spec, slo)]
+    alert_names: dict[str, int] = {}
+    for i, alert in enumerate(spec.alerts):
+        if alert.name in alert_names:
+            out.append((("alerts", i, "name"), f"duplicate alert name {alert.name!r}"))
+        alert_names.setdefault(alert.name, i)
+        if err := check(alert.expr):
+            out.append((("alerts", i, "expr"), f"PromQL does not parse: {err}"))
+    for i, q in enumerate(spec.queries):
+        if err := check(q.expr):
+            out.append((("queries", i, "expr"), f"PromQL does not parse: {err}"))
+    for i, panel in enumerate(spec.dashboard):
+        for j, t in enumerate(panel.targets):
+            if err := check(t.expr):
+                out.append((("dashboard", i, "targets", j, "expr"), f"PromQL does not parse: {err}"))
+    names: dict[str, int] = {}
+    for i, m in enumerate(spec.metrics):
+        if m.name in names:
+            out.append((("metrics", i, "name"), f"metric {m.name!r} is declared twice"))
+        names.setdefault(m.name, i)
+    return out
+
+
+def _slo_errors(spec: Spec, slo: SLO) -> list[tuple[tuple, str]]:
+    out: list[tuple[tuple, str]] = []
+    sli = slo.sli
+    if sli.events:
+        for field in ("good", "bad", "total"):
+            expr = getattr(sli.events, field)
+            if expr is None:
+                continue
+            path = ("sli", "events", field)
+            if err := check(expr):
+                out.append((path, f"PromQL does not parse: {err}"))
+                continue
+            try:
+                sel = selector(expr)
+            except PromQLError as e:
+                out.append((path, str(e)))
+                continue
+            metric = spec.metric(sel.name)
+            if metric and metric.type not in ("counter", "histogram", "summary"):
+                out.append((path, f"{sel.name!r} is declared as a {metric.type}; events SLIs need counters"))
+            out += _by_errors(spec, slo, sel.name, path)
+    elif sli.latency:
+        path = ("sli", "latency", "histogram")
+        try:
+            sel = selector(sli.latency.histogram)
+        except PromQLError as e:
+            out.append((path, str(e)))
+        else:
+            base = sel.name.removesuffix("_bucket")
+            metric = spec.metric(base)
+            if metric and metric.type != "histogram":
+                out.append((path, f"{base!r} is declared as a {metric.type}, a latency SLI needs a histogram"))
+            if "le" in sel.label_names():
+                out.append((path, "do not match 'le' in the selector: set the threshold with 'le:'"))
+            out += _by_errors(spec, slo, base, path)
+    elif sli.timeslice:
+        if err := check(sli.timeslice.expr):
+            out.append((("sli", "timeslice", "expr"), f"PromQL does not parse: {err}"))
+        if sli.timeslice.slice > min(slo.windows()):
+            out.append((("sli", "timeslice", "slice"), "slice must not be longer than the shortest alert window"))
+    for tier in ("page", "ticket"):
+        for j, bw in enumerate(getattr(slo.alerting, tier)):
+            if bw.long > slo.window:
+                out.append((("alerting", tier, j, "long"), "alert window is longer than the SLO window"))
+            if bw.burn_rate * slo.error_budget >= 1:
+                out.append((("alerting", tier, j, "burn_rate"),
+                            f"burn rate {bw.burn_rate} needs an error ratio >= 100% at objective "
+                            f"{slo.ratio:g}: this alert can never fire"))
+    if slo.window < 3600:
+        out.append((("window",), "the SLO window must be at least 1h"))
+    return out
+
+
+def _by_errors(spec: Spec, slo: SLO, metric_name: str, path: tuple) -> list[tuple[tuple, str]]:
+    metric = spec.metric(metric_name)
+    if metric is None or not slo.by:
+        return []
+    missing = [b for b in slo.by if b not in metric.labels]
+    if not missing:
+        return []
+    return [(("by",), f"label(s) {', '.join(missing)} not declared on metric {metric.name!r} "
+             f"(its labels: {', '.join(metric.labels) or 'none'})")]

@@ -1,0 +1,108 @@
+"""The native format: ``apiVersion: sloforge/v1`` documents -> ``Spec``."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+
+from pydantic import BaseModel, ValidationError
+
+from sloforge.model import Spec
+from sloforge.spec.errors import Problem, dotted
+from sloforge.spec.yamlsafe import YamlDoc
+
+
+def to_spec(doc: YamlDoc, file: str) -> tuple[Spec | None, list[Problem]]:
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as e:
+        return None, _problems(e, doc, file)
+    spec.source_file = file
+    return spec, []
+
+
+def _problems(err: ValidationError, doc: YamlDoc, file: str) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for e in err.errors(include_url=False):
+        path = _data_path(doc.data, e["loc"])
+        msg = _message(e, path)
+        key = dotted(path)
+        if key in seen and e["type"] not in ("extra_forbidden", "missing"):
+            continue  # union members repeat the same complaint
+        seen.add(key)
+        out.append(Problem(file, doc.line_of(path), key, msg))
+    return out
+
+
+def _data_path(data, loc: tuple) -> tuple:
+    """Keep the parts of a pydantic location that address the YAML data."""
+    path: list = []
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(part, str) and not isinstance(cur, dict | list):
+            break
+        elif isinstance(cur, dict) and isinstance(part, str) and part.isidentifier():
+            path.append(part)  # a missing or unexpected key
+            break
+    return tuple(path)
+
+
+def _message(e: dict, path: tuple) -> str:
+    kind = e["type"]
+    if kind == "extra_forbidden":
+        field = path[-1] if path else "?"
+        known = _known_fields(path[:-1])
+        close = difflib.get_close_matches(str(field), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        allowed = f" (allowed: {', '.join(sorted(known))})" if known and not close else ""
+        return f"unknown field {field!r}{hint}{allowed}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = e["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if kind == "literal_error" and path and path[-1] == "apiVersion":
+        return f"unknown apiVersion {e.get('input')!r}: expected 'sloforge/v1'"
+    return msg
+
+
+def _known_fields(path: tuple) -> list[str]:
+    """Field names (aliases) accepted at ``path`` of a native spec."""
+    models: list[type[BaseModel]] = [Spec]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for m in models:
+            for name, f in m.model_fields.items():
+                if part in (name, f.alias):
+                    nxt += _models_in(f.annotation)
+        models = nxt
+    names: set[str] = set()
+    for m in models:
+        for name, f in m.model_fields.items():
+            if f.exclude:
+                continue
+            names.add(f.alias or name)
+    return sorted(names)
+
+
+def _models_in(tp) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    out = []
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(tp)[0])
+    if origin in (list, dict, typing.Union, types.UnionType) or origin is not None:
+        for a in typing.get_args(tp):
+            out += _models_in(a)
+    return out
