@@ -79,6 +79,9 @@ def backfill(
     start: Annotated[str, typer.Option("--from", help="start: RFC 3339 or unix seconds")],
     end: Annotated[str | None, typer.Option("--to", help="end (default now - 3h)")] = None,
     interval: Annotated[str | None, typer.Option("--eval-interval", help="default: each group's")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Prometheus storage path: load each level there")
+    ] = None,
 ) -> None:
     """Backfill recorded SLO series so long windows are complete right after rollout.
 
@@ -91,7 +94,7 @@ def backfill(
     from sloforge.backfill import BackfillError, run_backfill
 
     try:
-        for line in run_backfill(rules, out, prometheus, start, end, interval):
+        for line in run_backfill(rules, out, prometheus, start, end, interval, data_dir=data_dir):
             err.print(line, markup=False)
     except BackfillError as e:
         err.print(f"backfill failed: {e}", markup=False)

@@ -188,7 +188,7 @@ def slo_window_rules(spec: Spec, slo: SLO) -> list[dict]:
     ]
     # coverage of the SLO window and of the longest alert window (the ones cold start hurts)
     alert_longs = [bw.long for bw in slo.alerting.page + slo.alerting.ticket]
-    longs = sorted({slo.window, *alert_longs[-1:]} if not alert_longs else {slo.window, max(alert_longs)})
+    longs = sorted({slo.window} | ({max(alert_longs)} if alert_longs else set()))
     interval = spec.evaluation_interval
     for lw in longs:
         expected = (lw - C.BASE_WINDOW) / interval + 1

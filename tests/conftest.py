@@ -1,0 +1,114 @@
+"""Shared fixtures: real promtool / Prometheus on 127.0.0.1, skipped only when the
+binary is missing locally (CI sets SLOFORGE_REQUIRE_TOOLS=1 and installs them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path:
+        return path
+    if os.environ.get("SLOFORGE_REQUIRE_TOOLS"):
+        pytest.fail(f"{binary} is required in CI but not installed")
+    pytest.skip(f"{binary} not installed (Debian package 'prometheus'); CI installs it")
+
+
+@pytest.fixture
+def promtool() -> str:
+    return need("promtool")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrometheusServer:
+    """A real Prometheus on 127.0.0.1 over a temp data dir; restartable to load blocks."""
+
+    def __init__(self, data_dir: Path, config: Path):
+        self.data_dir = data_dir
+        self.config = config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.data_dir.parent / "prometheus.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [need("prometheus"), f"--config.file={self.config}",
+             f"--storage.tsdb.path={self.data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
+             "--storage.tsdb.retention.time=3650d", "--log.level=warn"],
+            stdout=log, stderr=log,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("prometheus exited: " + (self.data_dir.parent / "prometheus.log").read_text())
+            time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def load_blocks(self, blocks_dir: Path) -> None:
+        for block in sorted(p for p in blocks_dir.iterdir() if p.is_dir()):
+            shutil.copytree(block, self.data_dir / block.name)
+        self.restart()
+
+    def query(self, expr: str, at: float, stats: bool = False) -> dict:
+        params = {"query": expr, "time": at}
+        if stats:
+            params["stats"] = "all"
+        r = httpx.get(self.url + "/api/v1/query", params=params, timeout=120)
+        r.raise_for_status()
+        return r.json()
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        r = httpx.get(self.url + "/api/v1/query_range",
+                      params={"query": expr, "start": start, "end": end, "step": step}, timeout=300)
+        r.raise_for_status()
+        return r.json()["data"]["result"]
+
+
+def backfilled_prometheus(tmp: Path, openmetrics: Path) -> PrometheusServer:
+    """Backfill an OpenMetrics file into a fresh data dir and start Prometheus on it."""
+    data = tmp / "data"
+    data.mkdir()
+    subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                    "--max-block-duration=486h", str(openmetrics), str(data)],
+                   check=True, capture_output=True)
+    config = tmp / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 15s\n")
+    server = PrometheusServer(data, config)
+    server.start()
+    return server

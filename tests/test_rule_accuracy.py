@@ -1,0 +1,136 @@
+"""Derived windows vs the exact raw windows, on a real Prometheus with backfilled data.
+
+The generated rules compute every window >= 30m from recorded 5m rates.  Here
+the same history is backfilled raw, the recorded series are backfilled with
+``sloforge backfill`` (one level per pass), and Prometheus' own answers for
+``sum(rate(bad[w])) / sum(rate(total[w]))`` are compared with the recorded
+burn rates at every minute of 1.5 days that hold four incidents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import backfilled_prometheus, need
+from datagen import DAY, Incident, write_requests
+from sloforge.backfill import run_backfill
+from sloforge.generate.rules import rule_file
+from sloforge.spec import load
+
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+SPEC = """\
+apiVersion: sloforge/v1
+service: shop
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        bad: http_requests_total{code="500"}
+        total: http_requests_total
+"""
+BUDGET = 0.001
+INCIDENTS = [
+    Incident(3.0 * DAY, 14 * 3600, 4 * BUDGET),  # slow burn: ticket
+    Incident(3.7 * DAY, 600, 1.0),  # outage: page
+    Incident(3.9 * DAY, 5400, 15 * BUDGET),  # fast burn: page
+    Incident(4.1 * DAY, 6 * 3600, 8 * BUDGET),  # medium burn: page (6h/30m)
+]
+PAGE = [(14.4, "1h", "5m"), (6, "6h", "30m")]
+TICKET = [(3, "1d", "2h"), (1, "3d", "6h")]
+WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory):
+    need("promtool")
+    tmp = tmp_path_factory.mktemp("accuracy")
+    data = tmp / "requests.om"
+    write_requests(data, T0, 4.5 * DAY, 30.0, instances=20, rate_per_instance=10.0,
+                   baseline=0.5 * BUDGET, incidents=INCIDENTS)
+    server = backfilled_prometheus(tmp, data)
+    spec_file = tmp / "shop.yaml"
+    spec_file.write_text(SPEC)
+    rules = tmp / "shop.yml"
+    rules.write_text(rule_file(load(spec_file).specs[0]))
+    lines = list(run_backfill(rules, tmp / "blocks", server.url, str(T0), str(T0 + 4.5 * DAY),
+                              between=server.load_blocks))
+    assert len(lines) >= 3, lines
+    yield server
+    server.stop()
+
+
+def _series(prom, expr: str, start: float, end: float) -> np.ndarray:
+    result = prom.query_range(expr, start, end, 60)
+    assert len(result) == 1, (expr, len(result))
+    values = dict((float(t), float(v)) for t, v in result[0]["values"])
+    steps = np.arange(start, end + 1, 60.0)
+    return np.array([values.get(t, np.nan) for t in steps])
+
+
+def _phase_aligned(prom, t: float) -> float:
+    """The evaluation time of the recorded sample visible at ``t`` (rules run on a phase)."""
+    r = prom.query('timestamp(sloforge:slo_burn_rate{slo="availability",window="1h"})', t)
+    return float(r["data"]["result"][0]["value"][1])
+
+
+def test_derived_burn_rates_match_raw_windows(prom):
+    # compare at the moments the rules were evaluated, as Prometheus alerts on them
+    start = _phase_aligned(prom, T0 + 3.0 * DAY)
+    end = start + 1.5 * DAY - 60
+    exact, derived = {}, {}
+    for w in WINDOWS:
+        exact[w] = _series(prom, f'sum(rate(http_requests_total{{code="500"}}[{w}])) '
+                                 f"/ sum(rate(http_requests_total[{w}])) / {BUDGET}", start, end)
+        derived[w] = _series(prom, f'sloforge:slo_burn_rate{{slo="availability",window="{w}"}}',
+                             start, end)
+        assert np.isfinite(derived[w]).mean() > 0.99, f"{w}: recorded series has gaps"
+    report = {}
+    for w in ("1h", "2h", "6h", "1d", "3d"):
+        ok = np.isfinite(exact[w]) & np.isfinite(derived[w]) & (exact[w] > 0)
+        rel = np.abs(derived[w][ok] - exact[w][ok]) / exact[w][ok]
+        report[w] = (float(np.percentile(rel, 95)), float(rel.max()))
+    print("relative error p95/max per window:", report)
+    # The derived windows lag the raw ones by about half the 5m base window at sharp
+    # incident edges (docs/rules.md); at this data's incident density (four in 36h,
+    # one a 10-minute total outage) those edges dominate the p95 of 1h/2h.
+    limits = {"1h": 0.10, "2h": 0.10, "6h": 0.02, "1d": 0.02, "3d": 0.02}
+    for w, (p95, _) in report.items():
+        assert p95 <= limits[w], f"window {w}: p95 relative error {p95:.4f} > {limits[w]} ({report})"
+
+    def fires(burn: dict, pairs) -> np.ndarray:
+        out = np.zeros(burn["5m"].shape, dtype=bool)
+        for f, lw, sw in pairs:
+            out |= (np.nan_to_num(burn[lw]) > f) & (np.nan_to_num(burn[sw]) > f)
+        return out
+
+    for tier, pairs in (("page", PAGE), ("ticket", TICKET)):
+        e, d = fires(exact, pairs), fires(derived, pairs)
+        agree = float((e == d).mean())
+        print(f"{tier}: decisions agree at {agree:.4%} of {e.size} steps")
+        assert agree >= 0.995, f"{tier}: decisions agree at only {agree:.4%}"
+    steps = np.arange(start, end + 1, 60.0)
+    assert steps.size == exact["1h"].size
+    for inc in INCIDENTS:
+        a = T0 + inc.start
+        span = (steps >= a) & (steps < a + inc.duration + 3600)
+        for name, burn in (("exact", exact), ("derived", derived)):
+            assert (fires(burn, PAGE) | fires(burn, TICKET))[span].any(), f"{name} missed {inc}"
+
+
+def test_status_and_budget_recorded(prom):
+    at = T0 + 4.5 * DAY
+    remaining = prom.query('sloforge:slo_error_budget_remaining:ratio{slo="availability"}', at)
+    status = prom.query('sloforge:slo_status{slo="availability"}', at)
+    exact = prom.query('1 - (sum(increase(http_requests_total{code="500"}[4d12h])) '
+                       f'/ sum(increase(http_requests_total[4d12h]))) / {BUDGET}', at)
+    r = float(remaining["data"]["result"][0]["value"][1])
+    e = float(exact["data"]["result"][0]["value"][1])
+    assert abs(r - e) < 0.02, (r, e)
+    s = float(status["data"]["result"][0]["value"][1])
+    assert s == (1 if r >= 0.25 else 0 if r > 0 else -1)
