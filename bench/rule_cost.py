@@ -84,8 +84,16 @@ def run(series: int, days: float) -> dict:
         tmp = Path(tmp_s)
         data = tmp / "requests.om"
         instances = max(1, series // 2)
-        write_requests(data, T0, days * DAY, 60.0, instances=instances, rate_per_instance=200.0 / instances,
-                       baseline=0.0005, incidents=[Incident(days * DAY - 4 * 3600, 1800, 0.02)])
+        write_requests(
+            data,
+            T0,
+            days * DAY,
+            60.0,
+            instances=instances,
+            rate_per_instance=200.0 / instances,
+            baseline=0.0005,
+            incidents=[Incident(days * DAY - 4 * 3600, 1800, 0.02)],
+        )
         prom = backfilled_prometheus(tmp, data)
         try:
             spec_file = tmp / "shop.yaml"
@@ -94,18 +102,21 @@ def run(series: int, days: float) -> dict:
             rules_path = tmp / "shop.yml"
             rules_path.write_text(text)
             end = T0 + days * DAY
-            for _ in run_backfill(rules_path, tmp / "blocks", prom.url, str(T0), str(end),
-                                  between=prom.load_blocks):
+            for _ in run_backfill(rules_path, tmp / "blocks", prom.url, str(T0), str(end), between=prom.load_blocks):
                 pass
             ours, ours_t = samples_per_minute(prom, sloforge_rules(text), end)
             theirs, theirs_t = samples_per_minute(prom, sloth_rules(), end)
         finally:
             prom.stop()
-    return {"raw_series": instances * 2, "history_days": days,
-            "sloforge_samples_per_min": round(ours), "sloth_style_samples_per_min": round(theirs),
-            "ratio": round(theirs / ours, 1),
-            "sloforge_query_seconds_per_min": round(ours_t, 4),
-            "sloth_style_query_seconds_per_min": round(theirs_t, 4)}
+    return {
+        "raw_series": instances * 2,
+        "history_days": days,
+        "sloforge_samples_per_min": round(ours),
+        "sloth_style_samples_per_min": round(theirs),
+        "ratio": round(theirs / ours, 1),
+        "sloforge_query_seconds_per_min": round(ours_t, 4),
+        "sloth_style_query_seconds_per_min": round(theirs_t, 4),
+    }
 
 
 def main() -> None:
@@ -117,8 +128,10 @@ def main() -> None:
     head = f"{'raw series':>10} {'sloforge samples/min':>21} {'sloth-style samples/min':>24} {'ratio':>7}"
     print(head)
     for r in rows:
-        print(f"{r['raw_series']:>10} {r['sloforge_samples_per_min']:>21,} "
-              f"{r['sloth_style_samples_per_min']:>24,} {r['ratio']:>6}x")
+        print(
+            f"{r['raw_series']:>10} {r['sloforge_samples_per_min']:>21,} "
+            f"{r['sloth_style_samples_per_min']:>24,} {r['ratio']:>6}x"
+        )
     out = ROOT / "bench" / "results" / "rule_cost.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"generated_at": time.time(), "rows": rows}, indent=2) + "\n")

@@ -50,10 +50,16 @@ class PrometheusServer:
     def start(self) -> None:
         log = open(self.data_dir.parent / "prometheus.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [need("prometheus"), f"--config.file={self.config}",
-             f"--storage.tsdb.path={self.data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--storage.tsdb.retention.time=3650d", "--log.level=warn"],
-            stdout=log, stderr=log,
+            [
+                need("prometheus"),
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=3650d",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -94,8 +100,11 @@ class PrometheusServer:
         return r.json()
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        r = httpx.get(self.url + "/api/v1/query_range",
-                      params={"query": expr, "start": start, "end": end, "step": step}, timeout=300)
+        r = httpx.get(
+            self.url + "/api/v1/query_range",
+            params={"query": expr, "start": start, "end": end, "step": step},
+            timeout=300,
+        )
         r.raise_for_status()
         return r.json()["data"]["result"]
 
@@ -104,9 +113,19 @@ def backfilled_prometheus(tmp: Path, openmetrics: Path) -> PrometheusServer:
     """Backfill an OpenMetrics file into a fresh data dir and start Prometheus on it."""
     data = tmp / "data"
     data.mkdir()
-    subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                    "--max-block-duration=486h", str(openmetrics), str(data)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            need("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=486h",
+            str(openmetrics),
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+    )
     config = tmp / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")
     server = PrometheusServer(data, config)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import EXAMPLES
+
 from sloforge import conventions as C
 from sloforge.generate.bundle import render_bundle, write_atomically
 from sloforge.generate.promtool_tests import detection_seconds
@@ -48,8 +48,9 @@ def test_example_alert_tests_pass_promtool(bundle, promtool, spec):
     service = load(spec).specs[0].service
     tests = sorted((bundle / "prometheus" / "tests").glob(f"{service}*.test.yml"))
     assert tests, "no promtool tests generated"
-    proc = subprocess.run([promtool, "test", "rules", *map(str, tests)], capture_output=True,
-                          text=True, cwd=tests[0].parent, timeout=900)
+    proc = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, cwd=tests[0].parent, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
 
@@ -70,8 +71,7 @@ def test_no_rule_reads_raw_series_over_more_than_5m():
 def test_slo_alert_label_contract():
     spec = load(EXAMPLES / "kubernetesexecution.yaml").specs[0]
     groups = yaml.safe_load(render_bundle([spec])["prometheus/rules/kubernetesexecution.yml"])
-    alerts = [r for g in groups["groups"] for r in g["rules"] if "alert" in r
-              and g["name"].endswith("-sli")]
+    alerts = [r for g in groups["groups"] for r in g["rules"] if "alert" in r and g["name"].endswith("-sli")]
     assert {a["labels"]["severity"] for a in alerts} == {"critical", "warning"}
     for a in alerts:
         assert set(a["annotations"]) >= {"summary", "description", "runbook_url"}
@@ -79,8 +79,7 @@ def test_slo_alert_label_contract():
         # service and slo come from the recorded series the alert reads
         assert 'service="kubernetesexecution"' in a["expr"] and "slo=" in a["expr"]
     per_action = [a for a in alerts if "PerAction" in a["alert"]]
-    assert per_action and all("action={{ $labels.action }}" in a["annotations"]["summary"]
-                              for a in per_action)
+    assert per_action and all("action={{ $labels.action }}" in a["annotations"]["summary"] for a in per_action)
 
 
 @pytest.mark.parametrize(

@@ -26,14 +26,22 @@ def slos(draw, metric: str, hist: str, labels: list[str]):
     if kind == "latency":
         sli = {"latency": {"histogram": hist, "le": draw(st.sampled_from([0.1, 0.25, 1, 2.5]))}}
     elif kind == "timeslice":
-        sli = {"timeslice": {"expr": f"histogram_quantile(0.99, sum by (le) (rate({hist}_bucket[5m])))",
-                             "max": draw(st.floats(0.01, 100))}}
+        sli = {
+            "timeslice": {
+                "expr": f"histogram_quantile(0.99, sum by (le) (rate({hist}_bucket[5m])))",
+                "max": draw(st.floats(0.01, 100)),
+            }
+        }
         by = []
     else:
         code = draw(st.sampled_from(['code=~"5.."', 'code!="200"', 'code="500"']))
         sli = {"events": {kind: f"{metric}{{{code}}}", "total": metric}}
-    obj = draw(st.one_of(st.floats(90, 99.999).map(lambda x: {"objective": round(x, 3)}),
-                         st.floats(0.9, 0.9999).map(lambda x: {"target": round(x, 4)})))
+    obj = draw(
+        st.one_of(
+            st.floats(90, 99.999).map(lambda x: {"objective": round(x, 3)}),
+            st.floats(0.9, 0.9999).map(lambda x: {"target": round(x, 4)}),
+        )
+    )
     slo = {"name": draw(slug), "window": draw(window), "sli": sli, **obj}
     if by:
         slo["by"] = by
@@ -41,8 +49,7 @@ def slos(draw, metric: str, hist: str, labels: list[str]):
         short = draw(durations)
         factor = draw(st.floats(1, 9))
         slo["alerting"] = {
-            "page": draw(st.sampled_from([False, [{"burn_rate": round(factor, 2), "long": "1h",
-                                                   "short": "5m"}]])),
+            "page": draw(st.sampled_from([False, [{"burn_rate": round(factor, 2), "long": "1h", "short": "5m"}]])),
             "ticket": [{"burn_rate": 1, "long": "3d", "short": short if short != "1d" else "6h"}],
         }
     return slo
@@ -53,22 +60,22 @@ def specs(draw):
     labels = draw(st.lists(label, max_size=3, unique=True))
     metric = "app_requests_total"
     hist = "app_request_duration_seconds"
-    slo_list = draw(st.lists(slos(metric, hist, labels), min_size=1, max_size=3,
-                             unique_by=lambda s: s["name"]))
+    slo_list = draw(st.lists(slos(metric, hist, labels), min_size=1, max_size=3, unique_by=lambda s: s["name"]))
     return {
         "apiVersion": "sloforge/v1",
         "service": draw(slug),
         "evaluation_interval": draw(st.sampled_from(["15s", "30s", "1m"])),
         "metrics": [
             {"name": metric, "type": "counter", "labels": ["code", *labels]},
-            {"name": hist, "type": "histogram", "labels": labels,
-             "buckets": [0.1, 0.25, 1, 2.5]},
+            {"name": hist, "type": "histogram", "labels": labels, "buckets": [0.1, 0.25, 1, 2.5]},
         ],
         "slos": slo_list,
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(specs())
 def test_random_valid_specs_give_rules_promtool_accepts(promtool, doc):
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,8 +85,7 @@ def test_random_valid_specs_give_rules_promtool_accepts(promtool, doc):
             loaded = load(path)
         except SpecError as e:
             # the only rejections a valid-looking random spec may get are semantic ones we know
-            assert all("window" in p.path or "burn_rate" in p.path or "long" in p.path
-                       for p in e.problems), e
+            assert all("window" in p.path or "burn_rate" in p.path or "long" in p.path for p in e.problems), e
             return
         rules = Path(tmp) / "rules.yml"
         rules.write_text(rule_file(loaded.specs[0]))
@@ -88,9 +94,13 @@ def test_random_valid_specs_give_rules_promtool_accepts(promtool, doc):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                    max_leaves=30))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+        max_leaves=30,
+    )
+)
 def test_loader_never_crashes_on_arbitrary_yaml(data):
     """Whatever the document holds, the result is a spec or a SpecError with a location."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,13 +9,11 @@ burn rates at every minute of 1.5 days that hold four incidents.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-
 from conftest import backfilled_prometheus, need
 from datagen import DAY, Incident, write_requests
+
 from sloforge.backfill import run_backfill
 from sloforge.generate.rules import rule_file
 from sloforge.spec import load
@@ -51,15 +49,17 @@ def prom(tmp_path_factory):
     need("promtool")
     tmp = tmp_path_factory.mktemp("accuracy")
     data = tmp / "requests.om"
-    write_requests(data, T0, 4.5 * DAY, 30.0, instances=20, rate_per_instance=10.0,
-                   baseline=0.5 * BUDGET, incidents=INCIDENTS)
+    write_requests(
+        data, T0, 4.5 * DAY, 30.0, instances=20, rate_per_instance=10.0, baseline=0.5 * BUDGET, incidents=INCIDENTS
+    )
     server = backfilled_prometheus(tmp, data)
     spec_file = tmp / "shop.yaml"
     spec_file.write_text(SPEC)
     rules = tmp / "shop.yml"
     rules.write_text(rule_file(load(spec_file).specs[0]))
-    lines = list(run_backfill(rules, tmp / "blocks", server.url, str(T0), str(T0 + 4.5 * DAY),
-                              between=server.load_blocks))
+    lines = list(
+        run_backfill(rules, tmp / "blocks", server.url, str(T0), str(T0 + 4.5 * DAY), between=server.load_blocks)
+    )
     assert len(lines) >= 3, lines
     yield server
     server.stop()
@@ -85,10 +85,13 @@ def test_derived_burn_rates_match_raw_windows(prom):
     end = start + 1.5 * DAY - 60
     exact, derived = {}, {}
     for w in WINDOWS:
-        exact[w] = _series(prom, f'sum(rate(http_requests_total{{code="500"}}[{w}])) '
-                                 f"/ sum(rate(http_requests_total[{w}])) / {BUDGET}", start, end)
-        derived[w] = _series(prom, f'sloforge:slo_burn_rate{{slo="availability",window="{w}"}}',
-                             start, end)
+        exact[w] = _series(
+            prom,
+            f'sum(rate(http_requests_total{{code="500"}}[{w}])) / sum(rate(http_requests_total[{w}])) / {BUDGET}',
+            start,
+            end,
+        )
+        derived[w] = _series(prom, f'sloforge:slo_burn_rate{{slo="availability",window="{w}"}}', start, end)
         assert np.isfinite(derived[w]).mean() > 0.99, f"{w}: recorded series has gaps"
     report = {}
     for w in ("1h", "2h", "6h", "1d", "3d"):
@@ -127,8 +130,11 @@ def test_status_and_budget_recorded(prom):
     at = T0 + 4.5 * DAY
     remaining = prom.query('sloforge:slo_error_budget_remaining:ratio{slo="availability"}', at)
     status = prom.query('sloforge:slo_status{slo="availability"}', at)
-    exact = prom.query('1 - (sum(increase(http_requests_total{code="500"}[4d12h])) '
-                       f'/ sum(increase(http_requests_total[4d12h]))) / {BUDGET}', at)
+    exact = prom.query(
+        '1 - (sum(increase(http_requests_total{code="500"}[4d12h])) '
+        f"/ sum(increase(http_requests_total[4d12h]))) / {BUDGET}",
+        at,
+    )
     r = float(remaining["data"]["result"][0]["value"][1])
     e = float(exact["data"]["result"][0]["value"][1])
     assert abs(r - e) < 0.02, (r, e)

@@ -59,8 +59,7 @@ def split_levels(groups: list[dict]) -> list[list[dict]]:
     for rules in rules_at:
         groups_out: dict[str, dict] = {}
         for name, interval, r in rules:
-            g = groups_out.setdefault(name, {"name": name, **({"interval": interval} if interval else {}),
-                                             "rules": []})
+            g = groups_out.setdefault(name, {"name": name, **({"interval": interval} if interval else {}), "rules": []})
             g["rules"].append(r)
         out.append(list(groups_out.values()))
     return out
@@ -98,8 +97,16 @@ def run_backfill(
             # same file name as the live rules: promtool derives the evaluation phase from it
             rules_path = Path(tmp) / Path(rule_file).name
             rules_path.write_text(yaml.safe_dump({"groups": level_groups}, sort_keys=False))
-            cmd = ["promtool", "tsdb", "create-blocks-from", "rules", f"--url={url}",
-                   f"--start={int(t0)}", f"--end={int(t1)}", f"--output-dir={target}"]
+            cmd = [
+                "promtool",
+                "tsdb",
+                "create-blocks-from",
+                "rules",
+                f"--url={url}",
+                f"--start={int(t0)}",
+                f"--end={int(t1)}",
+                f"--output-dir={target}",
+            ]
             if eval_interval:
                 cmd.append(f"--eval-interval={eval_interval}")
             cmd.append(str(rules_path))
@@ -132,8 +139,9 @@ def _wait_for(url: str, record: str, t0: float, t1: float, wait_seconds: float) 
     deadline = time.monotonic() + wait_seconds
     with httpx.Client(base_url=url, timeout=10) as client:
         while time.monotonic() < deadline:
-            r = client.get("/api/v1/query", params={"query": f"count(count_over_time({record}[1h]))",
-                                                    "time": (t0 + t1) / 2})
+            r = client.get(
+                "/api/v1/query", params={"query": f"count(count_over_time({record}[1h]))", "time": (t0 + t1) / 2}
+            )
             if r.status_code == 200 and r.json()["data"]["result"]:
                 return
             time.sleep(2)

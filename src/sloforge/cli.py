@@ -47,16 +47,13 @@ def validate(paths: SpecArg, strict: Strict = False) -> None:
     """
     loaded = _load(paths, strict)
     n = sum(len(s.slos) for s in loaded.specs)
-    err.print(f"ok: {len(loaded.specs)} spec(s), {n} SLO(s), {len(loaded.warnings)} warning(s)",
-              markup=False)
+    err.print(f"ok: {len(loaded.specs)} spec(s), {n} SLO(s), {len(loaded.warnings)} warning(s)", markup=False)
 
 
 @app.command()
 def generate(
     paths: SpecArg,
-    out: Annotated[Path, typer.Option("-o", "--out", help="output directory (replaced atomically)")] = Path(
-        "build"
-    ),
+    out: Annotated[Path, typer.Option("-o", "--out", help="output directory (replaced atomically)")] = Path("build"),
     strict: Strict = False,
 ) -> None:
     """Write the bundle: prometheus/rules/<service>.yml and prometheus/tests/<service>*.test.yml.
@@ -89,7 +86,9 @@ def backfill(
     (5m rates first, then the windows derived from them). Copy the blocks into
     Prometheus' data dir; it loads them within a minute.
 
-    Example: sloforge backfill build/prometheus/rules/checkout.yml blocks/ --prometheus http://127.0.0.1:9090 --from 2026-10-01T00:00:00Z
+    Example:
+      sloforge backfill build/prometheus/rules/shop.yml blocks/ \
+        --prometheus http://127.0.0.1:9090 --from 2026-10-01T00:00:00Z --data-dir /var/lib/prometheus
     """
     from sloforge.backfill import BackfillError, run_backfill
 

@@ -84,8 +84,7 @@ def _input_series(spec: Spec, slo: SLO, phases: list[tuple[int, float]], step: f
                 for k, d in enumerate(inc):
                     acc += d
                     cur[k] += acc
-    return [{"series": name, "values": _encode([round(v, 6) for v in vals])}
-            for name, vals in sorted(totals.items())]
+    return [{"series": name, "values": _encode([round(v, 6) for v in vals])} for name, vals in sorted(totals.items())]
 
 
 def _alerts(spec: Spec, slo: SLO, alertname: str | None = None, **labels: str) -> str:
@@ -131,7 +130,7 @@ def page_test(spec: Spec, slo: SLO) -> dict | None:
         checks.append(_expect(_alerts(spec, slo, **{b: HEALTHY for b in slo.by}), fire_at, False))
     return {
         "name": f"{slo.name}: 100% errors page within 5m of the Workbook detection time "
-                f"({format_duration(round(t_detect))})",
+        f"({format_duration(round(t_detect))})",
         "interval": format_duration(step),
         "input_series": series,
         "promql_expr_test": checks,
@@ -157,15 +156,17 @@ def ticket_test(spec: Spec, slo: SLO) -> dict | None:
         _expect(_alerts(spec, slo), _floor(longest / 2, step), False),
         _expect(_alerts(spec, slo), longest - step, False),
         _expect(_alerts(spec, slo, name), longest + _floor(max(t_detect - margin, 0), step), False),
-        _expect(_alerts(spec, slo, name, **{b: FAILING for b in slo.by}),
-                longest + _ceil(t_detect + margin, step), True),
+        _expect(
+            _alerts(spec, slo, name, **{b: FAILING for b in slo.by}), longest + _ceil(t_detect + margin, step), True
+        ),
     ]
     if detection_seconds(slo.alerting.page, budget, before, during) is None:
-        checks.append(_expect(_alerts(spec, slo, _alert_name(spec, slo, "page")),
-                              longest + _ceil(t_detect + margin, step), False))
+        checks.append(
+            _expect(_alerts(spec, slo, _alert_name(spec, slo, "page")), longest + _ceil(t_detect + margin, step), False)
+        )
     return {
         "name": f"{slo.name}: half the budget rate for {format_duration(longest)} fires nothing; "
-                f"a 2x burn opens the ticket after about {format_duration(round(t_detect))}",
+        f"a 2x burn opens the ticket after about {format_duration(round(t_detect))}",
         "interval": format_duration(step),
         "input_series": series,
         "promql_expr_test": checks,
@@ -183,11 +184,14 @@ def _ceil(x: float, step: float) -> float:
 def _file(spec: Spec, tests: list[dict], interval: str, skipped: list[str]) -> str:
     header = HEADER.format(source=spec.source_file or spec.service)
     header += "".join(f"# not tested here: {s}\n" for s in skipped)
-    return dump({
-        "rule_files": [f"../rules/{spec.service}.yml"],
-        "evaluation_interval": interval,
-        "tests": tests,
-    }, header)
+    return dump(
+        {
+            "rule_files": [f"../rules/{spec.service}.yml"],
+            "evaluation_interval": interval,
+            "tests": tests,
+        },
+        header,
+    )
 
 
 def test_files(spec: Spec) -> dict[str, str]:

@@ -63,9 +63,7 @@ def sli_expressions(slo: SLO) -> tuple[str, str]:
         sel = selector(sli.latency.histogram)
         base = sel.with_name(sel.name.removesuffix("_bucket"))
         count = base.with_name(base.name + "_count").render()
-        bucket = base.with_name(base.name + "_bucket").with_matcher(
-            Matcher("le", "=~", le_regex(sli.latency.le))
-        )
+        bucket = base.with_name(base.name + "_bucket").with_matcher(Matcher("le", "=~", le_regex(sli.latency.le)))
         total = _rate(agg, count)
         return _minus(total, _rate(agg, bucket.render())), total
     assert sli.timeslice
@@ -79,12 +77,15 @@ def sli_expressions(slo: SLO) -> tuple[str, str]:
 
 def _window_ratio(sel: str, window: float) -> str:
     if window <= C.BASE_WINDOW:
-        return render("$e$s / clamp_min($t$s, $f)", e=C.ERRORS_RATE, t=C.TOTAL_RATE, s=sel,
-                      f=C.DENOMINATOR_FLOOR)
+        return render("$e$s / clamp_min($t$s, $f)", e=C.ERRORS_RATE, t=C.TOTAL_RATE, s=sel, f=C.DENOMINATOR_FLOOR)
     rng = format_duration(window - C.BASE_WINDOW)
     return render(
         "avg_over_time($e$s[$r])\n/\nclamp_min(avg_over_time($t$s[$r]), $f)",
-        e=C.ERRORS_RATE, t=C.TOTAL_RATE, s=sel, r=rng, f=C.DENOMINATOR_FLOOR,
+        e=C.ERRORS_RATE,
+        t=C.TOTAL_RATE,
+        s=sel,
+        r=rng,
+        f=C.DENOMINATOR_FLOOR,
     )
 
 
@@ -105,11 +106,13 @@ def sli_rules(spec: Spec, slo: SLO) -> list[dict]:
     for w in slo.windows():
         wl = {**labels, C.LABEL_WINDOW: format_duration(w)}
         rules.append(_record(C.ERROR_RATIO, _window_ratio(sel, w), wl))
-        rules.append(_record(
-            C.BURN_RATE,
-            render("$r$s / $b", r=C.ERROR_RATIO, s=_window_sel(sel, w), b=number(slo.error_budget)),
-            wl,
-        ))
+        rules.append(
+            _record(
+                C.BURN_RATE,
+                render("$r$s / $b", r=C.ERROR_RATIO, s=_window_sel(sel, w), b=number(slo.error_budget)),
+                wl,
+            )
+        )
     return rules
 
 
@@ -117,7 +120,11 @@ def _condition(sel: str, bw: BurnWindow) -> str:
     f = number(bw.burn_rate)
     return render(
         "($b$l > $f and ignoring($w) $b$s > $f)",
-        b=C.BURN_RATE, l=_window_sel(sel, bw.long), s=_window_sel(sel, bw.short), f=f, w=C.LABEL_WINDOW,
+        b=C.BURN_RATE,
+        l=_window_sel(sel, bw.long),
+        s=_window_sel(sel, bw.short),
+        f=f,
+        w=C.LABEL_WINDOW,
     )
 
 
@@ -136,8 +143,7 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
             conds = "\nor ignoring(window)\n".join(_condition(sel, bw) for bw in group)
             expr = f"max without ({C.LABEL_WINDOW}) (\n{conds}\n)"
             pairs = ", ".join(
-                f"{number(bw.burn_rate)}x over {format_duration(bw.long)}/{format_duration(bw.short)}"
-                for bw in group
+                f"{number(bw.burn_rate)}x over {format_duration(bw.long)}/{format_duration(bw.short)}" for bw in group
             )
             labels = {
                 C.LABEL_SEVERITY: severity,
@@ -151,7 +157,7 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                 "summary": f"{spec.service} SLO {title!s}{by_text}: error budget burning too fast ({tier})",
                 "description": (
                     f"SLO {slo.name} ({number(slo.ratio * 100)}% over {format_duration(slo.window)})"
-                    f"{by_text} is burning its error budget at {{{{ $value | printf \"%.2f\" }}}}x "
+                    f'{by_text} is burning its error budget at {{{{ $value | printf "%.2f" }}}}x '
                     f"the sustainable rate (thresholds: {pairs})."
                 ),
                 "runbook_url": slo.alerting.runbook_url or f"runbooks/{spec.service}.md#{slo.name}",
@@ -176,15 +182,15 @@ def slo_window_rules(spec: Spec, slo: SLO) -> list[dict]:
     rules = []
     if slo.window not in slo.windows():
         rules.append(_record(C.ERROR_RATIO, _window_ratio(sel, slo.window), wl))
-        rules.append(_record(C.BURN_RATE, render("$r$s / $b", r=C.ERROR_RATIO, s=wsel,
-                                                 b=number(slo.error_budget)), wl))
+        rules.append(_record(C.BURN_RATE, render("$r$s / $b", r=C.ERROR_RATIO, s=wsel, b=number(slo.error_budget)), wl))
     rules += [
         _record(C.SLI, render("1 - $r$s", r=C.ERROR_RATIO, s=wsel), wl),
-        _record(C.BUDGET_REMAINING, render("1 - $r$s / $b", r=C.ERROR_RATIO, s=wsel,
-                                           b=number(slo.error_budget)), wl),
-        _record(C.STATUS, render(
-            "1 - ($m$s < bool $a) - ($m$s <= bool 0)",
-            m=C.BUDGET_REMAINING, s=wsel, a=number(C.AT_RISK_BELOW)), wl),
+        _record(C.BUDGET_REMAINING, render("1 - $r$s / $b", r=C.ERROR_RATIO, s=wsel, b=number(slo.error_budget)), wl),
+        _record(
+            C.STATUS,
+            render("1 - ($m$s < bool $a) - ($m$s <= bool 0)", m=C.BUDGET_REMAINING, s=wsel, a=number(C.AT_RISK_BELOW)),
+            wl,
+        ),
     ]
     # coverage of the SLO window and of the longest alert window (the ones cold start hurts)
     alert_longs = [bw.long for bw in slo.alerting.page + slo.alerting.ticket]
@@ -192,10 +198,19 @@ def slo_window_rules(spec: Spec, slo: SLO) -> list[dict]:
     interval = spec.evaluation_interval
     for lw in longs:
         expected = (lw - C.BASE_WINDOW) / interval + 1
-        rules.append(_record(C.COVERAGE, render(
-            "clamp_max(count_over_time($t$s[$r]) / $n, 1)",
-            t=C.TOTAL_RATE, s=sel, r=format_duration(lw - C.BASE_WINDOW), n=number(expected)),
-            {**labels, C.LABEL_WINDOW: format_duration(lw)}))
+        rules.append(
+            _record(
+                C.COVERAGE,
+                render(
+                    "clamp_max(count_over_time($t$s[$r]) / $n, 1)",
+                    t=C.TOTAL_RATE,
+                    s=sel,
+                    r=format_duration(lw - C.BASE_WINDOW),
+                    n=number(expected),
+                ),
+                {**labels, C.LABEL_WINDOW: format_duration(lw)},
+            )
+        )
     meta = {k: v for k, v in labels.items()}
     rules.append(_record(C.OBJECTIVE, f"vector({number(slo.ratio)})", meta))
     rules.append(_record(C.PERIOD_SECONDS, f"vector({number(slo.window)})", meta))
@@ -210,8 +225,7 @@ def operational_rules(spec: Spec) -> list[dict]:
             rule["for"] = format_duration(a.for_)
         if a.keep_firing_for:
             rule["keep_firing_for"] = format_duration(a.keep_firing_for)
-        rule["labels"] = {C.LABEL_SEVERITY: a.severity, C.LABEL_SERVICE: spec.service,
-                          **spec.labels, **a.labels}
+        rule["labels"] = {C.LABEL_SEVERITY: a.severity, C.LABEL_SERVICE: spec.service, **spec.labels, **a.labels}
         ann = {"summary": a.summary}
         if a.description:
             ann["description"] = a.description.strip()
@@ -226,22 +240,28 @@ def rule_groups(spec: Spec) -> list[dict]:
     interval = format_duration(spec.evaluation_interval)
     groups = []
     for slo in spec.slos:
-        groups.append({
-            "name": C.group_name(spec.service, f"{slo.name}-sli"),
-            "interval": interval,
-            "rules": sli_rules(spec, slo) + alert_rules(spec, slo),
-        })
-        groups.append({
-            "name": C.group_name(spec.service, f"{slo.name}-slo"),
-            "interval": format_duration(max(SLOW_GROUP_INTERVAL, spec.evaluation_interval)),
-            "rules": slo_window_rules(spec, slo),
-        })
+        groups.append(
+            {
+                "name": C.group_name(spec.service, f"{slo.name}-sli"),
+                "interval": interval,
+                "rules": sli_rules(spec, slo) + alert_rules(spec, slo),
+            }
+        )
+        groups.append(
+            {
+                "name": C.group_name(spec.service, f"{slo.name}-slo"),
+                "interval": format_duration(max(SLOW_GROUP_INTERVAL, spec.evaluation_interval)),
+                "rules": slo_window_rules(spec, slo),
+            }
+        )
     if spec.alerts:
-        groups.append({
-            "name": C.group_name(spec.service, "alerts"),
-            "interval": interval,
-            "rules": operational_rules(spec),
-        })
+        groups.append(
+            {
+                "name": C.group_name(spec.service, "alerts"),
+                "interval": interval,
+                "rules": operational_rules(spec),
+            }
+        )
     return groups
 
 

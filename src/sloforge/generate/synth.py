@@ -12,8 +12,27 @@ from re import _parser as sre  # the stdlib's own regex parser
 from sloforge.model import SLO, Spec
 from sloforge.promql import Matcher, Selector, selector
 
-_COMMON = ["", "sloforge", "500", "503", "429", "404", "200", "201", "completed", "failed",
-           "success", "error", "ok", "true", "false", "0", "1", "GET", "POST"]
+_COMMON = [
+    "",
+    "sloforge",
+    "500",
+    "503",
+    "429",
+    "404",
+    "200",
+    "201",
+    "completed",
+    "failed",
+    "success",
+    "error",
+    "ok",
+    "true",
+    "false",
+    "0",
+    "1",
+    "GET",
+    "POST",
+]
 
 
 class Unsynthesizable(ValueError):
@@ -100,15 +119,14 @@ def _in_text(items) -> list[str]:
         elif name == "RANGE":
             parts.append(f"{re.escape(chr(arg[0]))}-{re.escape(chr(arg[1]))}")
         elif name == "CATEGORY":
-            parts.append({"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s"}
-                         .get(str(arg), ""))
+            parts.append({"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s"}.get(str(arg), ""))
     return parts
 
 
 def value_for(constraints: list[tuple[Matcher, bool]]) -> str | None:
     """A label value meeting every ``(matcher, should_match)``; '' means the label is absent."""
     candidates = list(_COMMON)
-    for m, want in constraints:
+    for m, _want in constraints:
         if m.op == "=":
             candidates.insert(0, m.value)
         elif m.op in ("=~", "!~"):

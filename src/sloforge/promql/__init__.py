@@ -103,9 +103,7 @@ def selector(expr: str) -> Selector:
     """Parse ``expr`` that must be a single vector selector like ``x_total{code=~"5.."}``."""
     node = parse(expr)
     if not isinstance(node, promql_parser.VectorSelector):
-        raise PromQLError(
-            f"expected a series selector such as metric_total{{label=\"value\"}}, got {expr!r}"
-        )
+        raise PromQLError(f'expected a series selector such as metric_total{{label="value"}}, got {expr!r}')
     if node.offset is not None or node.at is not None:
         raise PromQLError(f"offset and @ are not allowed in an SLI selector: {expr!r}")
     name = node.name or ""

@@ -57,8 +57,7 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             cross = checks.spec_errors(spec)
             errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
             warnings += [
-                Problem(name, doc.line_of(p), dotted(p), m, level="warning")
-                for p, m in lint.spec_warnings(spec)
+                Problem(name, doc.line_of(p), dotted(p), m, level="warning") for p, m in lint.spec_warnings(spec)
             ]
             if not cross:
                 specs.append(spec)
@@ -78,8 +77,14 @@ def _to_spec(doc: YamlDoc, name: str) -> tuple[Spec | None, list[Problem]]:
         return None, [Problem(name, doc.start_line, "apiVersion", "missing apiVersion (expected 'sloforge/v1')")]
     loader = _LOADERS.get(api) if isinstance(api, str) else None
     if loader is None:
-        return None, [Problem(name, doc.line_of(("apiVersion",)), "apiVersion",
-                              f"unknown apiVersion {api!r}: expected one of {', '.join(_LOADERS)}")]
+        return None, [
+            Problem(
+                name,
+                doc.line_of(("apiVersion",)),
+                "apiVersion",
+                f"unknown apiVersion {api!r}: expected one of {', '.join(_LOADERS)}",
+            )
+        ]
     return loader(doc, name)
 
 
@@ -88,7 +93,8 @@ def _across_files(specs: list[Spec]) -> list[Problem]:
     seen: dict[str, str] = {}
     for s in specs:
         if s.service in seen:
-            out.append(Problem(s.source_file, 1, "service",
-                               f"service {s.service!r} is also defined in {seen[s.service]}"))
+            out.append(
+                Problem(s.source_file, 1, "service", f"service {s.service!r} is also defined in {seen[s.service]}")
+            )
         seen.setdefault(s.service, s.source_file)
     return out

@@ -82,9 +82,13 @@ def _slo_errors(spec: Spec, slo: SLO) -> list[tuple[tuple, str]]:
             if bw.long > slo.window:
                 out.append((("alerting", tier, j, "long"), "alert window is longer than the SLO window"))
             if bw.burn_rate * slo.error_budget >= 1:
-                out.append((("alerting", tier, j, "burn_rate"),
-                            f"burn rate {bw.burn_rate} needs an error ratio >= 100% at objective "
-                            f"{slo.ratio:g}: this alert can never fire"))
+                out.append(
+                    (
+                        ("alerting", tier, j, "burn_rate"),
+                        f"burn rate {bw.burn_rate} needs an error ratio >= 100% at objective "
+                        f"{slo.ratio:g}: this alert can never fire",
+                    )
+                )
     if slo.window < 3600:
         out.append((("window",), "the SLO window must be at least 1h"))
     return out
@@ -97,5 +101,10 @@ def _by_errors(spec: Spec, slo: SLO, metric_name: str, path: tuple) -> list[tupl
     missing = [b for b in slo.by if b not in metric.labels]
     if not missing:
         return []
-    return [(("by",), f"label(s) {', '.join(missing)} not declared on metric {metric.name!r} "
-             f"(its labels: {', '.join(metric.labels) or 'none'})")]
+    return [
+        (
+            ("by",),
+            f"label(s) {', '.join(missing)} not declared on metric {metric.name!r} "
+            f"(its labels: {', '.join(metric.labels) or 'none'})",
+        )
+    ]

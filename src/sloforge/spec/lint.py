@@ -37,9 +37,13 @@ def _latency_bounds(spec: Spec) -> list[tuple[tuple, str]]:
         bounds = metric.bucket_bounds()
         if not any(abs(b - lat.le) <= 1e-9 * max(1.0, abs(b)) for b in bounds):
             nearest = min(bounds, key=lambda b: abs(b - lat.le))
-            out.append(((("slos", i, "sli", "latency", "le")),
-                        f"le {lat.le:g} is not a bucket boundary of {base!r} "
-                        f"(nearest: {nearest:g}); the SLI would have no data"))
+            out.append(
+                (
+                    (("slos", i, "sli", "latency", "le")),
+                    f"le {lat.le:g} is not a bucket boundary of {base!r} "
+                    f"(nearest: {nearest:g}); the SLI would have no data",
+                )
+            )
     return out
 
 
@@ -86,16 +90,24 @@ def _short_for(spec: Spec) -> list[tuple[tuple, str]]:
     interval = spec.evaluation_interval
     for i, a in enumerate(spec.alerts):
         if a.for_ is not None and 0 < a.for_ < interval:
-            out.append(((("alerts", i, "for")),
-                        f"for: {format_duration(a.for_)} is shorter than the rule-group interval "
-                        f"({format_duration(interval)}): it acts as for: {format_duration(interval)}"))
+            out.append(
+                (
+                    (("alerts", i, "for")),
+                    f"for: {format_duration(a.for_)} is shorter than the rule-group interval "
+                    f"({format_duration(interval)}): it acts as for: {format_duration(interval)}",
+                )
+            )
     for i, slo in enumerate(spec.slos):
         for tier in ("page", "ticket"):
             for j, bw in enumerate(getattr(slo.alerting, tier)):
                 if bw.for_ and bw.for_ < interval:
-                    out.append(((("slos", i, "alerting", tier, j, "for")),
-                                f"for: {format_duration(bw.for_)} is shorter than the rule-group "
-                                f"interval ({format_duration(interval)})"))
+                    out.append(
+                        (
+                            (("slos", i, "alerting", tier, j, "for")),
+                            f"for: {format_duration(bw.for_)} is shorter than the rule-group "
+                            f"interval ({format_duration(interval)})",
+                        )
+                    )
     return out
 
 
@@ -106,16 +118,24 @@ def _low_traffic(spec: Spec) -> list[tuple[tuple, str]]:
             continue
         budget_events = slo.error_budget * slo.expected_rate * slo.window
         if budget_events < 1:
-            out.append(((("slos", i, "objective" if slo.objective is not None else "target")),
-                        f"at {slo.expected_rate:g} events/s the {format_duration(slo.window)} budget "
-                        f"is {budget_events:.2f} events: one failure breaks the SLO"))
+            out.append(
+                (
+                    (("slos", i, "objective" if slo.objective is not None else "target")),
+                    f"at {slo.expected_rate:g} events/s the {format_duration(slo.window)} budget "
+                    f"is {budget_events:.2f} events: one failure breaks the SLO",
+                )
+            )
             continue
         for tier in ("page", "ticket"):
             for j, bw in enumerate(getattr(slo.alerting, tier)):
                 events = slo.expected_rate * bw.long
                 if events and 1.0 / events > bw.burn_rate * slo.error_budget:
-                    out.append(((("slos", i, "alerting", tier, j)),
-                                f"at {slo.expected_rate:g} events/s a single failure in "
-                                f"{format_duration(bw.long)} exceeds burn rate {bw.burn_rate:g}: "
-                                "this alert fires on one error"))
+                    out.append(
+                        (
+                            (("slos", i, "alerting", tier, j)),
+                            f"at {slo.expected_rate:g} events/s a single failure in "
+                            f"{format_duration(bw.long)} exceeds burn rate {bw.burn_rate:g}: "
+                            "this alert fires on one error",
+                        )
+                    )
     return out

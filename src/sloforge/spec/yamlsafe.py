@@ -93,8 +93,12 @@ def _build(node, path: tuple, lines: dict, budget: _Budget, name: str):
     budget.left -= 1
     if budget.left < 0:
         raise _BuildError(
-            Problem(name, node.start_mark.line + 1, dotted(path),
-                    f"document expands to more than {MAX_NODES} values (alias bomb?)")
+            Problem(
+                name,
+                node.start_mark.line + 1,
+                dotted(path),
+                f"document expands to more than {MAX_NODES} values (alias bomb?)",
+            )
         )
     lines.setdefault(path, node.start_mark.line + 1)
     line = node.start_mark.line + 1
@@ -112,15 +116,16 @@ def _build(node, path: tuple, lines: dict, budget: _Budget, name: str):
         out: dict = {}
         for knode, vnode in node.value:
             if knode.tag == "tag:yaml.org,2002:merge":
-                raise _BuildError(Problem(name, knode.start_mark.line + 1, dotted(path),
-                                          "YAML merge keys (<<) are not supported"))
+                raise _BuildError(
+                    Problem(name, knode.start_mark.line + 1, dotted(path), "YAML merge keys (<<) are not supported")
+                )
             key = _build(knode, path + ("<key>",), {}, budget, name)
             if not isinstance(key, str | int | float | bool) or key is None:
-                raise _BuildError(Problem(name, knode.start_mark.line + 1, dotted(path),
-                                          "mapping keys must be plain scalars"))
+                raise _BuildError(
+                    Problem(name, knode.start_mark.line + 1, dotted(path), "mapping keys must be plain scalars")
+                )
             if key in out:
-                raise _BuildError(Problem(name, knode.start_mark.line + 1, dotted(path + (key,)),
-                                          "duplicate key"))
+                raise _BuildError(Problem(name, knode.start_mark.line + 1, dotted(path + (key,)), "duplicate key"))
             lines[path + (key,)] = knode.start_mark.line + 1
             out[key] = _build(vnode, path + (key,), lines, budget, name)
             lines[path + (key,)] = knode.start_mark.line + 1
