@@ -93,18 +93,21 @@ def test_derived_burn_rates_match_raw_windows(prom):
         )
         derived[w] = _series(prom, f'sloforge:slo_burn_rate{{slo="availability",window="{w}"}}', start, end)
         assert np.isfinite(derived[w]).mean() > 0.99, f"{w}: recorded series has gaps"
-    report = {}
+    report, burning = {}, {}
     for w in ("1h", "2h", "6h", "1d", "3d"):
         ok = np.isfinite(exact[w]) & np.isfinite(derived[w]) & (exact[w] > 0)
         rel = np.abs(derived[w][ok] - exact[w][ok]) / exact[w][ok]
         report[w] = (float(np.percentile(rel, 95)), float(rel.max()))
-    print("relative error p95/max per window:", report)
-    # The derived windows lag the raw ones by about half the 5m base window at sharp
-    # incident edges (docs/rules.md); at this data's incident density (four in 36h,
-    # one a 10-minute total outage) those edges dominate the p95 of 1h/2h.
-    limits = {"1h": 0.10, "2h": 0.10, "6h": 0.02, "1d": 0.02, "3d": 0.02}
-    for w, (p95, _) in report.items():
-        assert p95 <= limits[w], f"window {w}: p95 relative error {p95:.4f} > {limits[w]} ({report})"
+        hot = exact[w][ok] >= 1.0  # the budget burns at least as fast as it may
+        burning[w] = float(np.percentile(rel[hot], 95)) if hot.any() else 0.0
+    print("relative error p95/max per window, all steps:", report)
+    print("relative error p95 per window, steps burning >= 1x:", burning)
+    # Where the budget burns, the windows agree within 2 %. At the 0.5x baseline the
+    # 1h window holds ~360 errors, and twelve 5m rate() windows extrapolate over the
+    # scrape gaps between them instead of counting them: Poisson noise of a few %.
+    for w in report:
+        assert burning[w] <= 0.02, f"window {w}: p95 {burning[w]:.4f} > 2% while burning ({burning})"
+        assert report[w][0] <= 0.04, f"window {w}: p95 {report[w][0]:.4f} > 4% ({report})"
 
     def fires(burn: dict, pairs) -> np.ndarray:
         out = np.zeros(burn["5m"].shape, dtype=bool)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -89,28 +88,30 @@ def run_backfill(
         raise BackfillError("--to must be after --from")
     levels = split_levels(groups)
     out.mkdir(parents=True, exist_ok=True)
+    rules_path = out / "rules" / Path(rule_file).name
+    rules_path.parent.mkdir(exist_ok=True)
     for i, level_groups in enumerate(levels, start=1):
         target = out / f"level-{i}"
         if target.exists():
             raise BackfillError(f"{target} exists: backfilling twice doubles samples")
-        with tempfile.TemporaryDirectory() as tmp:
-            # same file name as the live rules: promtool derives the evaluation phase from it
-            rules_path = Path(tmp) / Path(rule_file).name
-            rules_path.write_text(yaml.safe_dump({"groups": level_groups}, sort_keys=False))
-            cmd = [
-                "promtool",
-                "tsdb",
-                "create-blocks-from",
-                "rules",
-                f"--url={url}",
-                f"--start={int(t0)}",
-                f"--end={int(t1)}",
-                f"--output-dir={target}",
-            ]
-            if eval_interval:
-                cmd.append(f"--eval-interval={eval_interval}")
-            cmd.append(str(rules_path))
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+        # One path for every level: promtool derives each group's evaluation phase from
+        # the group name and the file path, and the levels must share a phase
+        # (level 2 reads level 1 at exact offsets).
+        rules_path.write_text(yaml.safe_dump({"groups": level_groups}, sort_keys=False))
+        cmd = [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            f"--url={url}",
+            f"--start={int(t0)}",
+            f"--end={int(t1)}",
+            f"--output-dir={target}",
+        ]
+        if eval_interval:
+            cmd.append(f"--eval-interval={eval_interval}")
+        cmd.append(str(rules_path))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BackfillError(f"level {i}: promtool failed: {proc.stderr.strip()[-2000:]}")
         n = sum(len(g["rules"]) for g in level_groups)

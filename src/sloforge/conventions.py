@@ -18,6 +18,8 @@ LABEL_ALERT_WINDOWS = "long_window"
 # recorded series
 ERRORS_RATE = "sloforge:slo_errors:rate5m"  # aggregated bad events / s over 5m
 TOTAL_RATE = "sloforge:slo_events:rate5m"  # aggregated total events / s over 5m
+ERRORS_RATE_1H = "sloforge:slo_errors:rate1h"  # mean of twelve abutting 5m rates: exactly 1h
+TOTAL_RATE_1H = "sloforge:slo_events:rate1h"
 ERROR_RATIO = "sloforge:slo_error_ratio"  # {window=...} traffic-weighted error ratio
 BURN_RATE = "sloforge:slo_burn_rate"  # {window=...} error ratio / (1 - objective)
 OBJECTIVE = "sloforge:slo_objective:ratio"
@@ -29,6 +31,9 @@ PERIOD_SECONDS = "sloforge:slo_period:seconds"
 
 # the short base window every longer window is derived from
 BASE_WINDOW = 300.0
+# the block recorded from twelve base windows; windows up to BLOCK_SUM_MAX are sums of blocks
+BLOCK_WINDOW = 3600.0
+BLOCK_SUM_MAX = 12 * 3600.0
 
 # status thresholds on the remaining error budget
 AT_RISK_BELOW = 0.25

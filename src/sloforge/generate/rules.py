@@ -75,18 +75,50 @@ def sli_expressions(slo: SLO) -> tuple[str, str]:
     return bad, total
 
 
-def _window_ratio(sel: str, window: float) -> str:
+def _abutting(series: str, sel: str, n: int, step: float) -> str:
+    """``n`` samples of a recorded mean rate, ``step`` apart: proportional to the mean over ``n * step``.
+
+    While the recorded history is shorter than the window some term is missing; the
+    ``or`` branch then averages what exists (cold start).
+    """
+    terms = [f"{series}{sel}"] + [f"{series}{sel} offset {format_duration(k * step)}" for k in range(1, n)]
+    cold = f"avg_over_time({series}{sel}[{format_duration((n - 1) * step)}]) * {n}"
+    return "(\n  " + "\n  + ".join(terms) + f"\n  or\n  {cold}\n)"
+
+
+def window_mean(series: tuple[str, str], sel: str, window: float) -> str:
+    """PromQL proportional to the mean rate of ``series`` (5m, 1h recorded) over ``window``.
+
+    * up to 1h in 5m steps: a sum of abutting recorded 5m rates (offsets), exact support, no lag;
+    * whole hours up to 12h: a sum of abutting recorded 1h rates;
+    * anything longer: ``avg_over_time(rate5m[w - 5m])``, whose 2.5-minute lag is small against w.
+    """
+    base, block = series
     if window <= C.BASE_WINDOW:
-        return render("$e$s / clamp_min($t$s, $f)", e=C.ERRORS_RATE, t=C.TOTAL_RATE, s=sel, f=C.DENOMINATOR_FLOOR)
-    rng = format_duration(window - C.BASE_WINDOW)
-    return render(
-        "avg_over_time($e$s[$r])\n/\nclamp_min(avg_over_time($t$s[$r]), $f)",
-        e=C.ERRORS_RATE,
-        t=C.TOTAL_RATE,
-        s=sel,
-        r=rng,
-        f=C.DENOMINATOR_FLOOR,
-    )
+        return f"{base}{sel}"
+    if window == C.BLOCK_WINDOW:
+        return f"{block}{sel}"
+    if window <= C.BLOCK_WINDOW and window % C.BASE_WINDOW == 0:
+        return _abutting(base, sel, int(window // C.BASE_WINDOW), C.BASE_WINDOW)
+    if window <= C.BLOCK_SUM_MAX and window % C.BLOCK_WINDOW == 0:
+        return _abutting(block, sel, int(window // C.BLOCK_WINDOW), C.BLOCK_WINDOW)
+    return f"avg_over_time({base}{sel}[{format_duration(window - C.BASE_WINDOW)}])"
+
+
+def _window_ratio(sel: str, window: float) -> str:
+    errors = window_mean((C.ERRORS_RATE, C.ERRORS_RATE_1H), sel, window)
+    total = window_mean((C.TOTAL_RATE, C.TOTAL_RATE_1H), sel, window)
+    sep = "\n/\n" if window > C.BASE_WINDOW else " / "
+    return render("$e${sep}clamp_min($t, $f)", e=errors, t=total, sep=sep, f=C.DENOMINATOR_FLOOR)
+
+
+def _block_rules(sel: str, labels: dict[str, str]) -> list[dict]:
+    """The recorded 1h mean rates: twelve abutting 5m rates."""
+    n = int(C.BLOCK_WINDOW // C.BASE_WINDOW)
+    return [
+        _record(out, f"{_abutting(src, sel, n, C.BASE_WINDOW)} / {n}", labels)
+        for out, src in ((C.ERRORS_RATE_1H, C.ERRORS_RATE), (C.TOTAL_RATE_1H, C.TOTAL_RATE))
+    ]
 
 
 def _window_sel(sel: str, window: float) -> str:
@@ -103,6 +135,7 @@ def sli_rules(spec: Spec, slo: SLO) -> list[dict]:
     errors, total = sli_expressions(slo)
     sel = slo_selector(spec, slo)
     rules = [_record(C.ERRORS_RATE, errors, labels), _record(C.TOTAL_RATE, total, labels)]
+    rules += _block_rules(sel, labels)
     for w in slo.windows():
         wl = {**labels, C.LABEL_WINDOW: format_duration(w)}
         rules.append(_record(C.ERROR_RATIO, _window_ratio(sel, w), wl))
