@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -129,27 +131,48 @@ def _clean(x: float) -> float:
     return float(f"{x:.12g}")
 
 
+def _bucket_list(v: list[float]) -> list[float]:
+    if not v:
+        raise ValueError("'buckets' must not be empty")
+    if any(not math.isfinite(b) for b in v):
+        raise ValueError("'buckets' must be finite numbers (+Inf is implicit)")
+    if sorted(set(v)) != list(v):
+        raise ValueError("'buckets' must be strictly increasing")
+    return v
+
+
+def _bucket_kind(v: Any) -> str:
+    return "generator" if isinstance(v, dict | BucketGenerator) else "list"
+
+
+# a list of bounds, or {exponential: ...} / {linear: ...}: dispatched on the YAML shape,
+# so an error names only the form the author wrote
+Buckets = Annotated[
+    Annotated[list[float], AfterValidator(_bucket_list), Tag("list")]
+    | Annotated[BucketGenerator, Tag("generator")],
+    Discriminator(_bucket_kind),
+]
+
+
 class MetricDef(Strict):
     name: MetricName
     type: Literal["counter", "gauge", "histogram", "summary"]
     help: str = ""
     labels: list[LabelName] = Field(default_factory=list)
-    buckets: list[float] | BucketGenerator | None = None
+    buckets: Buckets | None = None
     unit: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _reserved(cls, v: list[str]) -> list[str]:
+        if "le" in v or "quantile" in v:
+            raise ValueError("'le' and 'quantile' are reserved label names")
+        return v
 
     @model_validator(mode="after")
     def _buckets(self) -> MetricDef:
         if self.buckets is not None and self.type != "histogram":
             raise ValueError(f"'buckets' only applies to histograms, not to a {self.type}")
-        if isinstance(self.buckets, list):
-            if not self.buckets:
-                raise ValueError("'buckets' must not be empty")
-            if any(not math.isfinite(b) for b in self.buckets):
-                raise ValueError("'buckets' must be finite numbers (+Inf is implicit)")
-            if sorted(set(self.buckets)) != list(self.buckets):
-                raise ValueError("'buckets' must be strictly increasing")
-        if "le" in self.labels or "quantile" in self.labels:
-            raise ValueError("'le' and 'quantile' are reserved label names")
         return self
 
     def bucket_bounds(self) -> list[float]:
@@ -310,17 +333,27 @@ class SLO(Strict):
     labels: Labels = Field(default_factory=dict)
     expected_rate: float | None = Field(default=None, gt=0, description="expected events per second")
 
+    @field_validator("objective")
+    @classmethod
+    def _objective_range(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v < 100:
+            raise ValueError(f"objective {v:g} is out of range: a percent between 0 and 100 (exclusive)")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target_range(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v < 1:
+            hint = " (did you mean objective?)" if 1 < v < 100 else ""
+            raise ValueError(f"target {v:g} is out of range: a ratio between 0 and 1 (exclusive){hint}")
+        return v
+
     @model_validator(mode="after")
     def _objective(self) -> SLO:
         if self.objective is not None and self.target is not None:
             raise ValueError("give either 'objective' (percent) or 'target' (0-1), not both")
         if self.objective is None and self.target is None:
             raise ValueError("give 'objective' (percent, e.g. 99.9) or 'target' (ratio, e.g. 0.999)")
-        if self.objective is not None and not 0 < self.objective < 100:
-            raise ValueError(f"objective {self.objective} is out of range: a percent between 0 and 100 (exclusive)")
-        if self.target is not None and not 0 < self.target < 1:
-            hint = " (did you mean objective?)" if 1 < self.target < 100 else ""
-            raise ValueError(f"target {self.target} is out of range: a ratio between 0 and 1 (exclusive){hint}")
         # seed-style shorthands: burn_rate_fast / burn_rate_slow set the page tier's factors
         if self.burn_rate_fast is not None and self.alerting.page:
             self.alerting.page[0].burn_rate = self.burn_rate_fast

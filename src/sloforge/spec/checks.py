@@ -40,6 +40,7 @@ def spec_errors(spec: Spec) -> list[tuple[tuple, str]]:
 def _slo_errors(spec: Spec, slo: SLO) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
     sli = slo.sli
+    by_checked: set[str] = set()
     if sli.events:
         for field in ("good", "bad", "total"):
             expr = getattr(sli.events, field)
@@ -57,7 +58,9 @@ def _slo_errors(spec: Spec, slo: SLO) -> list[tuple[tuple, str]]:
             metric = spec.metric(sel.name)
             if metric and metric.type not in ("counter", "histogram", "summary"):
                 out.append((path, f"{sel.name!r} is declared as a {metric.type}; events SLIs need counters"))
-            out += _by_errors(spec, slo, sel.name, path)
+            if metric and metric.name not in by_checked:
+                by_checked.add(metric.name)
+                out += _by_errors(spec, slo, sel.name, path)
     elif sli.latency:
         path = ("sli", "latency", "histogram")
         try:

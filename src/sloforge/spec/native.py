@@ -37,23 +37,26 @@ def _problems(err: ValidationError, doc: YamlDoc, file: str) -> list[Problem]:
 
 
 def _data_path(data, loc: tuple) -> tuple:
-    """Keep the parts of a pydantic location that address the YAML data."""
+    """Keep the parts of a pydantic location that address the YAML data.
+
+    Pydantic adds union tags and validator names to a location; they are skipped.
+    """
     path: list = []
     cur = data
-    for part in loc:
-        if (
-            isinstance(cur, dict)
-            and part in cur
-            or isinstance(cur, list)
-            and isinstance(part, int)
-            and 0 <= part < len(cur)
-        ):
+    loc = tuple(loc)
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and part in cur:
             path.append(part)
             cur = cur[part]
-        elif isinstance(part, str) and not isinstance(cur, dict | list):
-            break
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and any(isinstance(p, str) and p in cur for p in loc[i + 1 :]):
+            continue  # a union tag such as 'generator' before a real key
         elif isinstance(cur, dict) and isinstance(part, str) and part.isidentifier():
             path.append(part)  # a missing or unexpected key
+            break
+        else:
             break
     return tuple(path)
 

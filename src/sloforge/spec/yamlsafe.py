@@ -74,11 +74,15 @@ def read_documents(name: str, raw: bytes) -> tuple[list[YamlDoc], list[Problem]]
         return [], [e.problem]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        if e.context_mark is not None and "end of stream" in (e.problem or ""):
+            mark = e.context_mark  # an unclosed quote or bracket: point at where it opened
         line = mark.line + 1 if mark else 1
         msg = " ".join(x for x in (e.context, e.problem) if x)
         return [], [Problem(name, line, "", f"YAML syntax error: {msg}")]
     except yaml.YAMLError as e:
         return [], [Problem(name, 1, "", f"YAML error: {e}")]
+    if not docs:
+        return [], [Problem(name, 1, "", "empty file: no YAML document (delete it or write a spec)")]
     return docs, []
 
 
