@@ -148,8 +148,7 @@ def _bucket_kind(v: Any) -> str:
 # a list of bounds, or {exponential: ...} / {linear: ...}: dispatched on the YAML shape,
 # so an error names only the form the author wrote
 Buckets = Annotated[
-    Annotated[list[float], AfterValidator(_bucket_list), Tag("list")]
-    | Annotated[BucketGenerator, Tag("generator")],
+    Annotated[list[float], AfterValidator(_bucket_list), Tag("list")] | Annotated[BucketGenerator, Tag("generator")],
     Discriminator(_bucket_kind),
 ]
 

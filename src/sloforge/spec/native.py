@@ -45,10 +45,7 @@ def _data_path(data, loc: tuple) -> tuple:
     cur = data
     loc = tuple(loc)
     for i, part in enumerate(loc):
-        if isinstance(cur, dict) and part in cur:
-            path.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if _addresses(cur, part):
             path.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and any(isinstance(p, str) and p in cur for p in loc[i + 1 :]):
@@ -59,6 +56,12 @@ def _data_path(data, loc: tuple) -> tuple:
         else:
             break
     return tuple(path)
+
+
+def _addresses(cur, part) -> bool:
+    if isinstance(cur, dict):
+        return part in cur
+    return isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
 
 
 def _message(e: dict, path: tuple) -> str:
