@@ -18,6 +18,8 @@ LABEL_ALERT_WINDOWS = "long_window"
 # recorded series
 ERRORS_RATE = "sloforge:slo_errors:rate5m"  # aggregated bad events / s over 5m
 TOTAL_RATE = "sloforge:slo_events:rate5m"  # aggregated total events / s over 5m
+SLICES_BAD = "sloforge:slo_slices_bad"  # timeslice SLIs: bad-slice indicator, every evaluation
+SLICES_TOTAL = "sloforge:slo_slices_total"  # timeslice SLIs: slices judged, every evaluation
 ERRORS_RATE_1H = "sloforge:slo_errors:rate1h"  # mean of twelve abutting 5m rates: exactly 1h
 TOTAL_RATE_1H = "sloforge:slo_events:rate1h"
 ERROR_RATIO = "sloforge:slo_error_ratio"  # {window=...} traffic-weighted error ratio

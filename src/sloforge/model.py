@@ -460,8 +460,8 @@ class Spec(Strict):
     @field_validator("evaluation_interval")
     @classmethod
     def _interval(cls, v: float) -> float:
-        if v > 300 or 300 % v:
-            raise ValueError("evaluation_interval must divide 5m evenly (e.g. 15s, 30s, 1m, 5m)")
+        if v >= 300 or 300 % v:
+            raise ValueError("evaluation_interval must divide 5m evenly and be shorter (e.g. 15s, 30s, 1m)")
         return v
 
     def metric(self, name: str) -> MetricDef | None:

@@ -17,7 +17,7 @@ import math
 
 from sloforge import conventions as C
 from sloforge.durations import format_duration
-from sloforge.generate.synth import Unsynthesizable, sli_series
+from sloforge.generate.synth import Unsynthesizable, sli_plan
 from sloforge.generate.yamlout import dump
 from sloforge.model import SLO, BurnWindow, Spec
 from sloforge.promql import number
@@ -63,27 +63,42 @@ def _encode(values: list[float]) -> str:
     return " ".join(parts)
 
 
+def _step_ratios(phases: list[tuple[int, float]], binary: bool) -> list[float]:
+    """Error ratio per step; for timeslices whole bad steps spread evenly at the same rate."""
+    ratios = [r for n, r in phases for _ in range(n)]
+    if not binary:
+        return ratios
+    out, acc = [], 0.0
+    for r in ratios:
+        before = math.floor(acc + 1e-9)
+        acc += r
+        out.append(1.0 if math.floor(acc + 1e-9) > before else 0.0)
+    return out
+
+
 def _input_series(spec: Spec, slo: SLO, phases: list[tuple[int, float]], step: float) -> list[dict]:
-    """Counter series for the failing (and, with ``by``, a healthy) label value."""
+    """Input series for the failing (and, with ``by``, a healthy) label value."""
     per_step = EVENTS_PER_SECOND * step
     values = [(FAILING, phases)]
     if slo.by:
         values.append((HEALTHY, [(sum(n for n, _ in phases), 0.0)]))
     totals: dict[str, list[float]] = {}
+    gauges: dict[str, list[float]] = {}
     for value, plan in values:
-        by = {b: value for b in slo.by}
-        bad_names, good_names = sli_series(spec, slo, by)
-        bad_inc, good_inc = [0.0], [0.0]
-        for n, ratio in plan:
-            bad_inc += [per_step * ratio] * n
-            good_inc += [per_step * (1 - ratio)] * n
-        for names, inc in ((bad_names, bad_inc), (good_names, good_inc)):
+        series = sli_plan(spec, slo, {b: value for b in slo.by})
+        ratios = _step_ratios(plan, series.binary)
+        bad_inc = [0.0] + [per_step * r for r in ratios]
+        good_inc = [0.0] + [per_step * (1 - r) for r in ratios]
+        for names, inc in ((series.bad, bad_inc), (series.good, good_inc)):
             for name in names:
                 cur = totals.setdefault(name, [0.0] * len(inc))
                 acc = 0.0
                 for k, d in enumerate(inc):
                     acc += d
                     cur[k] += acc
+        for name, (good, bad) in series.gauges.items():
+            gauges[name] = [good] + [bad if r >= 0.5 else good for r in ratios]
+    totals.update(gauges)
     return [{"series": name, "values": _encode([round(v, 6) for v in vals])} for name, vals in sorted(totals.items())]
 
 
@@ -194,6 +209,39 @@ def _file(spec: Spec, tests: list[dict], interval: str, skipped: list[str]) -> s
     )
 
 
+def _metrics_read(group: dict) -> set[str]:
+    return {series["series"].split("{")[0] for series in group["input_series"]}
+
+
+def merge_disjoint(groups: list[dict]) -> list[dict]:
+    """Fold test groups whose input series share no metric into one group.
+
+    promtool evaluates every rule of the file in every test group, so one group
+    per SLO costs a full evaluation each; SLOs on different metrics can share one.
+    """
+    merged: list[dict] = []
+    for g in groups:
+        for m in merged:
+            if m["interval"] == g["interval"] and not (_metrics_read(m) & _metrics_read(g)):
+                m["name"] += " | " + g["name"]
+                m["input_series"] += g["input_series"]
+                m["promql_expr_test"] += g["promql_expr_test"]
+                break
+        else:
+            merged.append(
+                {**g, "input_series": list(g["input_series"]), "promql_expr_test": list(g["promql_expr_test"])}
+            )
+    for m in merged:
+        m["promql_expr_test"].sort(key=lambda c: _seconds(c["eval_time"]))
+    return merged
+
+
+def _seconds(text: str) -> float:
+    from sloforge.durations import parse_duration
+
+    return 0.0 if text == "0s" else parse_duration(text)
+
+
 def test_files(spec: Spec) -> dict[str, str]:
     """``{file name: text}`` of the promtool unit tests for ``spec``."""
     short, long_, skipped = [], [], []
@@ -207,7 +255,7 @@ def test_files(spec: Spec) -> dict[str, str]:
             skipped.append(f"{slo.name}: {e}")
     out = {}
     if short:
-        out[f"{spec.service}.test.yml"] = _file(spec, short, "1m", skipped)
+        out[f"{spec.service}.test.yml"] = _file(spec, merge_disjoint(short), "1m", skipped)
     if long_:
-        out[f"{spec.service}.long.test.yml"] = _file(spec, long_, "5m", skipped)
+        out[f"{spec.service}.long.test.yml"] = _file(spec, merge_disjoint(long_), "5m", skipped)
     return out

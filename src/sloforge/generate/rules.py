@@ -134,7 +134,15 @@ def sli_rules(spec: Spec, slo: SLO) -> list[dict]:
     labels = static_labels(spec, slo)
     errors, total = sli_expressions(slo)
     sel = slo_selector(spec, slo)
-    rules = [_record(C.ERRORS_RATE, errors, labels), _record(C.TOTAL_RATE, total, labels)]
+    rules = []
+    if slo.sli.timeslice:
+        # the condition is judged every evaluation; its 5m "rate" is the share of bad
+        # evaluations over the last 5m, so longer windows sum 5m shares like any SLI
+        rules += [_record(C.SLICES_BAD, errors, labels), _record(C.SLICES_TOTAL, total, labels)]
+        rng = format_duration(C.BASE_WINDOW - spec.evaluation_interval)
+        errors = f"avg_over_time({C.SLICES_BAD}{sel}[{rng}])"
+        total = f"avg_over_time({C.SLICES_TOTAL}{sel}[{rng}])"
+    rules += [_record(C.ERRORS_RATE, errors, labels), _record(C.TOTAL_RATE, total, labels)]
     rules += _block_rules(sel, labels)
     for w in slo.windows():
         wl = {**labels, C.LABEL_WINDOW: format_duration(w)}

@@ -7,10 +7,11 @@ simulations need the same thing.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from re import _parser as sre  # the stdlib's own regex parser
 
 from sloforge.model import SLO, Spec
-from sloforge.promql import Matcher, Selector, selector
+from sloforge.promql import Matcher, Selector, number, selector, selectors
 
 _COMMON = [
     "",
@@ -211,8 +212,6 @@ def sli_series(spec: Spec, slo: SLO, by_values: dict[str, str]) -> tuple[list[st
         tot_s = series_text(total.name, labels_matching(total, by_values))
         return [tot_s], [good_s, tot_s]
     if sli.latency:
-        from sloforge.promql import number
-
         sel = selector(sli.latency.histogram)
         base = sel.name.removesuffix("_bucket")
         labels = labels_matching(sel, by_values)
@@ -220,6 +219,66 @@ def sli_series(spec: Spec, slo: SLO, by_values: dict[str, str]) -> tuple[list[st
         bucket = series_text(base + "_bucket", {**labels, "le": number(sli.latency.le)})
         return [count], [count, bucket]
     raise Unsynthesizable("timeslice SLIs have no event series")
+
+
+@dataclass
+class SeriesPlan:
+    """How to drive an SLI: counters per bad/good event, gauges per state."""
+
+    bad: list[str]
+    good: list[str]
+    gauges: dict[str, tuple[float, float]] = field(default_factory=dict)  # series -> (good, bad) value
+    binary: bool = False  # timeslice: each step is wholly good or wholly bad
+
+
+def sli_plan(spec: Spec, slo: SLO, by_values: dict[str, str]) -> SeriesPlan:
+    if slo.sli.timeslice is None:
+        bad, good = sli_series(spec, slo, by_values)
+        return SeriesPlan(bad, good)
+    return _timeslice_plan(spec, slo, by_values)
+
+
+def _timeslice_plan(spec: Spec, slo: SLO, by_values: dict[str, str]) -> SeriesPlan:
+    """Timeslice expressions over declared histograms (quantiles) or gauges.
+
+    A low observation lands in every bucket, a high one only in ``+Inf``, so the
+    quantile of a step is the lowest or the highest boundary.
+    """
+    ts = slo.sli.timeslice
+    assert ts is not None
+    plan = SeriesPlan([], [], binary=True)
+    found = selectors(ts.expr)
+    if not found:
+        raise Unsynthesizable("the timeslice expression reads no series")
+    for sel in found:
+        metric = spec.metric(sel.name)
+        if metric is None:
+            raise Unsynthesizable(f"{sel.name!r} is not declared in 'metrics'")
+        labels = labels_matching(sel, {k: v for k, v in by_values.items() if k in metric.labels})
+        if metric.type == "histogram" and sel.name == metric.name + "_bucket":
+            bounds = metric.bucket_bounds()
+            high = [series_text(sel.name, {**labels, "le": "+Inf"})]
+            low = [series_text(sel.name, {**labels, "le": le}) for le in [*map(number, bounds), "+Inf"]]
+            if ts.max is not None:
+                if bounds[-1] <= ts.max or bounds[0] > ts.max:
+                    raise Unsynthesizable(f"max {ts.max:g} is outside the buckets of {metric.name!r}")
+                plan.bad += high
+                plan.good += low
+            else:
+                assert ts.min is not None
+                if bounds[0] >= ts.min or bounds[-1] < ts.min:
+                    raise Unsynthesizable(f"min {ts.min:g} is outside the buckets of {metric.name!r}")
+                plan.bad += low
+                plan.good += high
+        elif metric.type == "gauge" and sel.name == metric.name:
+            bound = ts.max if ts.max is not None else ts.min
+            assert bound is not None
+            above, below = (bound * 2, bound / 2) if bound > 0 else (bound + 1, bound - 1)
+            good, bad = (below, above) if ts.max is not None else (above, below)
+            plan.gauges[series_text(sel.name, labels)] = (good, bad)
+        else:
+            raise Unsynthesizable(f"cannot synthesize {sel.name!r} ({metric.type}) for a timeslice")
+    return plan
 
 
 def _merge(a: Selector, b: Selector) -> Selector:

@@ -99,6 +99,19 @@ class Selector:
         return {m.name for m in self.matchers}
 
 
+def selectors(expr: str) -> list[Selector]:
+    """Every vector selector in ``expr`` (inside functions, aggregations, ranges)."""
+    found: list[Selector] = []
+
+    def visit(node) -> bool:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(_to_selector(node, expr))
+        return True
+
+    promql_parser.walk(parse(expr), visit)
+    return found
+
+
 def selector(expr: str) -> Selector:
     """Parse ``expr`` that must be a single vector selector like ``x_total{code=~"5.."}``."""
     node = parse(expr)
@@ -106,6 +119,10 @@ def selector(expr: str) -> Selector:
         raise PromQLError(f'expected a series selector such as metric_total{{label="value"}}, got {expr!r}')
     if node.offset is not None or node.at is not None:
         raise PromQLError(f"offset and @ are not allowed in an SLI selector: {expr!r}")
+    return _to_selector(node, expr)
+
+
+def _to_selector(node, expr: str) -> Selector:
     name = node.name or ""
     matchers = []
     for m in node.matchers.matchers:
