@@ -83,12 +83,14 @@ def backfill(
     """Backfill recorded SLO series so long windows are complete right after rollout.
 
     Wraps `promtool tsdb create-blocks-from rules`, one dependency level per pass
-    (5m rates first, then the windows derived from them). Copy the blocks into
-    Prometheus' data dir; it loads them within a minute.
+    (5m rates first, then the windows derived from them). With --data-dir each
+    level is copied into Prometheus' storage and awaited before the next.
 
+    \b
     Example:
-      sloforge backfill build/prometheus/rules/shop.yml blocks/ \
-        --prometheus http://127.0.0.1:9090 --from 2026-10-01T00:00:00Z --data-dir /var/lib/prometheus
+      sloforge backfill build/prometheus/rules/shop.yml blocks/
+        --prometheus http://127.0.0.1:9090 --from 2026-10-01T00:00:00Z
+        --data-dir /var/lib/prometheus
     """
     from sloforge.backfill import BackfillError, run_backfill
 
