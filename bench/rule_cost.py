@@ -30,25 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import backfilled_prometheus  # noqa: E402
-from datagen import DAY, Incident, write_requests  # noqa: E402
+from datagen import DAY, SHOP_SPEC, T0, Incident, write_requests  # noqa: E402
 
 from sloforge.backfill import run_backfill  # noqa: E402
 from sloforge.durations import parse_duration  # noqa: E402
 from sloforge.generate.rules import rule_file  # noqa: E402
 from sloforge.spec import load  # noqa: E402
 
-T0 = 1_767_225_600.0
-SPEC = """\
-apiVersion: sloforge/v1
-service: shop
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        bad: http_requests_total{code="500"}
-        total: http_requests_total
-"""
 SLOTH_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
 BAD, TOTAL = 'http_requests_total{code="500"}', "http_requests_total"
 
@@ -97,7 +85,7 @@ def run(series: int, days: float) -> dict:
         prom = backfilled_prometheus(tmp, data)
         try:
             spec_file = tmp / "shop.yaml"
-            spec_file.write_text(SPEC)
+            spec_file.write_text(SHOP_SPEC)
             text = rule_file(load(spec_file).specs[0])
             rules_path = tmp / "shop.yml"
             rules_path.write_text(text)

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m sloforge ARGS`` with colours off."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
+    env.update(NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "sloforge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def need(binary: str) -> str:

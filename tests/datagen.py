@@ -8,6 +8,21 @@ from pathlib import Path
 import numpy as np
 
 DAY = 86400.0
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+# one SLO over the series write_requests() makes (accuracy test and rule-cost bench)
+SHOP_BUDGET = 0.001
+SHOP_SPEC = """\
+apiVersion: sloforge/v1
+service: shop
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        bad: http_requests_total{code="500"}
+        total: http_requests_total
+"""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import yaml
-from conftest import EXAMPLES
+from conftest import EXAMPLES, run_cli
 
 from sloforge.backfill import BackfillError, parse_time, split_levels
 from sloforge.generate.rules import rule_groups
@@ -50,7 +47,7 @@ def test_parse_time():
 
 def test_every_command_has_help_with_an_example():
     for cmd in ("validate", "generate", "backfill"):
-        out = subprocess.run([sys.executable, "-m", "sloforge", cmd, "--help"], capture_output=True, text=True)
+        out = run_cli(cmd, "--help")
         assert out.returncode == 0, out.stderr
         assert "Example" in out.stdout and "sloforge " + cmd in out.stdout
 

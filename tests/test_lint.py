@@ -6,12 +6,10 @@ Warnings go to stderr as ``FILE:LINE: warning: field.path: message`` with exit 0
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from sloforge.spec import Problem, SpecError, load
 
@@ -247,19 +245,6 @@ def test_enough_traffic_is_fine(tmp_path):
 
 
 # ---------------------------------------------------------------- CLI
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
-    env.update(NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "sloforge", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

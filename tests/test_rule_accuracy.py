@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import backfilled_prometheus, need
-from datagen import DAY, Incident, write_requests
+from datagen import DAY, SHOP_BUDGET, SHOP_SPEC, T0, Incident, write_requests
 
 from sloforge.backfill import run_backfill
 from sloforge.generate.rules import rule_file
@@ -20,19 +20,7 @@ from sloforge.spec import load
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
-T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-SPEC = """\
-apiVersion: sloforge/v1
-service: shop
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        bad: http_requests_total{code="500"}
-        total: http_requests_total
-"""
-BUDGET = 0.001
+BUDGET = SHOP_BUDGET
 INCIDENTS = [
     Incident(3.0 * DAY, 14 * 3600, 4 * BUDGET),  # slow burn: ticket
     Incident(3.7 * DAY, 600, 1.0),  # outage: page
@@ -54,7 +42,7 @@ def prom(tmp_path_factory):
     )
     server = backfilled_prometheus(tmp, data)
     spec_file = tmp / "shop.yaml"
-    spec_file.write_text(SPEC)
+    spec_file.write_text(SHOP_SPEC)
     rules = tmp / "shop.yml"
     rules.write_text(rule_file(load(spec_file).specs[0]))
     lines = list(

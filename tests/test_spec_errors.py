@@ -3,13 +3,11 @@ the CLI exits 2 without a traceback and writes nothing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from sloforge.spec import Problem, SpecError, load
 
@@ -509,19 +507,6 @@ def test_same_service_in_two_files(tmp_path):
 
 
 # ---------------------------------------------------------------- CLI
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
-    env.update(NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "sloforge", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
