@@ -6,6 +6,7 @@ Warnings go to stderr as ``FILE:LINE: warning: field.path: message`` with exit 0
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,30 @@ def test_cli_generate_with_warnings_still_writes(tmp_path, linted):
     assert sorted(p.name for p in (tmp_path / "build" / "prometheus" / "rules").iterdir()) == [
         f"svc{i}.yml" for i in range(len(CASES))
     ]
+
+
+def test_timeslice_max_above_the_highest_bucket(tmp_path):
+    text = textwrap.dedent(
+        """\
+        apiVersion: sloforge/v1
+        service: svc
+        metrics:
+          - name: job_seconds
+            type: histogram
+            buckets: {exponential: {start: 0.01, factor: 2, count: 10}}
+        slos:
+          - name: p95
+            objective: 99
+            sli:
+              timeslice:
+                expr: histogram_quantile(0.95, sum by (le) (rate(job_seconds_bucket[5m])))
+                max: 10
+        """
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    (w,) = load(path).warnings
+    assert (w.line, w.path) == (13, "slos[0].sli.timeslice.max")
+    assert "highest bucket boundary" in w.message and "5.12" in w.message
+    path.write_text(text.replace("max: 10", "max: 5"))
+    assert load(path).warnings == []

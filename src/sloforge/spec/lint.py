@@ -6,7 +6,7 @@ import difflib
 
 from sloforge.durations import format_duration
 from sloforge.model import Spec
-from sloforge.promql import PromQLError, metric_names, selector
+from sloforge.promql import PromQLError, metric_names, selector, selectors
 
 # series every Prometheus has, never declared by a service
 _BUILTIN = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds", "scrape_samples_scraped"}
@@ -18,6 +18,34 @@ def spec_warnings(spec: Spec) -> list[tuple[tuple, str]]:
     out += _undeclared(spec)
     out += _short_for(spec)
     out += _low_traffic(spec)
+    out += _timeslice_bounds(spec)
+    return out
+
+
+def _timeslice_bounds(spec: Spec) -> list[tuple[tuple, str]]:
+    """A quantile of a histogram never exceeds its highest finite bucket boundary."""
+    out = []
+    for i, slo in enumerate(spec.slos):
+        ts = slo.sli.timeslice
+        if not ts or ts.max is None or "histogram_quantile" not in ts.expr:
+            continue
+        try:
+            found = selectors(ts.expr)
+        except PromQLError:
+            continue
+        for sel in found:
+            metric = spec.metric(sel.name)
+            if metric is None or metric.type != "histogram":
+                continue
+            top = metric.bucket_bounds()[-1]
+            if ts.max >= top:
+                out.append(
+                    (
+                        ("slos", i, "sli", "timeslice", "max"),
+                        f"max {ts.max:g} is not below the highest bucket boundary of {metric.name!r} ({top:g}): "
+                        "histogram_quantile never exceeds it, so no slice can be bad",
+                    )
+                )
     return out
 
 
