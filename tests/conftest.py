@@ -18,6 +18,28 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 
+# a small valid spec the error and lint tests edit; they pin its line numbers
+BASE_SPEC = """\
+apiVersion: sloforge/v1
+service: svc
+metrics:
+  - name: http_requests_total
+    type: counter
+    labels: [code, route]
+  - name: http_request_duration_seconds
+    type: histogram
+    labels: [route]
+    buckets: {exponential: {start: 0.5, factor: 2, count: 10}}
+slos:
+  - name: avail
+    objective: 99.9
+    sli:
+      events:
+        bad: http_requests_total{code=~"5.."}
+        total: http_requests_total
+"""
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m sloforge ARGS`` with colours off."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}

@@ -10,31 +10,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import BASE_SPEC, run_cli
 
 from sloforge.spec import Problem, SpecError, load
 
 # Line numbers:  3 evaluation_interval   12 slos   13 slos[0]   14 objective   16 events
-BASE = """\
-apiVersion: sloforge/v1
-service: svc
-evaluation_interval: 1m
-metrics:
-  - name: http_requests_total
-    type: counter
-    labels: [code, route]
-  - name: http_request_duration_seconds
-    type: histogram
-    labels: [route]
-    buckets: {exponential: {start: 0.5, factor: 2, count: 10}}
-slos:
-  - name: avail
-    objective: 99.9
-    sli:
-      events:
-        bad: http_requests_total{code=~"5.."}
-        total: http_requests_total
-"""
+BASE = BASE_SPEC.replace("service: svc\n", "service: svc\nevaluation_interval: 1m\n")
 
 
 def latency_slo(le: float, histogram: str = "http_request_duration_seconds_bucket") -> str:

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import BASE_SPEC, run_cli
 
 from sloforge.spec import Problem, SpecError, load
 
@@ -16,25 +16,7 @@ from sloforge.spec import Problem, SpecError, load
 #  2 service      5  .type          8  .type         12 slos[0]  15 events
 #  3 metrics      6  .labels        9  .labels       13 objective 16 bad / 17 total
 #                                  10  .buckets
-BASE = """\
-apiVersion: sloforge/v1
-service: svc
-metrics:
-  - name: http_requests_total
-    type: counter
-    labels: [code, route]
-  - name: http_request_duration_seconds
-    type: histogram
-    labels: [route]
-    buckets: {exponential: {start: 0.5, factor: 2, count: 10}}
-slos:
-  - name: avail
-    objective: 99.9
-    sli:
-      events:
-        bad: http_requests_total{code=~"5.."}
-        total: http_requests_total
-"""
+BASE = BASE_SPEC
 
 # appended to BASE: the SLO starts on line 18
 SECOND_SLO = """\
