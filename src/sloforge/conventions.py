@@ -59,3 +59,37 @@ def slo_alert_name(service: str, slo: str, tier: str) -> str:
 def _camel(slug: str) -> str:
     parts = [p for p in slug.replace("-", "_").split("_") if p]
     return "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+# runbooks: one Markdown page per service, one section per alert
+RUNBOOK_DIR = "runbooks"
+
+
+def runbook_anchor(alert_name: str) -> str:
+    """The anchor a Markdown heading ``## <alert_name>`` gets (GitHub/GitLab style)."""
+    return alert_name.lower()
+
+
+def runbook_url(base: str | None, service: str, alert_name: str) -> str:
+    """Where an alert's runbook entry lives; relative to the bundle without a base URL."""
+    root = (base or RUNBOOK_DIR).rstrip("/")
+    return f"{root}/{service}.md#{runbook_anchor(alert_name)}"
+
+
+# Grafana
+DASHBOARD_UID_MAX = 40  # Grafana rejects longer uids
+
+
+def dashboard_uid(service: str, name: str | None = None) -> str:
+    """Stable uid ``sloforge-<service>[-<name>]``, hashed down when Grafana's limit needs it."""
+    import hashlib
+
+    uid = f"sloforge-{service}" + (f"-{name}" if name else "")
+    if len(uid) <= DASHBOARD_UID_MAX:
+        return uid
+    digest = hashlib.sha256(uid.encode()).hexdigest()[:8]
+    return uid[: DASHBOARD_UID_MAX - 9] + "-" + digest
+
+
+# Grafana sidecar discovers dashboard ConfigMaps by this label
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"

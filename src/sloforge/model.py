@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -317,6 +317,20 @@ class Alerting(Strict):
 # ---------------------------------------------------------------- SLO
 
 
+class Runbook(Strict):
+    """A runbook entry; anything left out gets a generated default."""
+
+    meaning: str = ""
+    investigate: list[str] = Field(default_factory=list, description="PromQL, or names of the spec's queries")
+    commands: list[str] = Field(default_factory=list, description="shell commands to run while investigating")
+    causes: list[str] = Field(default_factory=list)
+    mitigation: list[str] = Field(default_factory=list)
+    escalation: str = ""
+    dashboard: str | None = None
+
+
+
+
 class SLO(Strict):
     name: Slug
     title: str | None = None
@@ -327,6 +341,7 @@ class SLO(Strict):
     by: list[LabelName] = Field(default_factory=list)
     sli: SLI
     alerting: Alerting = Field(default_factory=Alerting)
+    runbook: Runbook = Field(default_factory=Runbook)
     burn_rate_fast: float | None = Field(default=None, gt=0)
     burn_rate_slow: float | None = Field(default=None, gt=0)
     labels: Labels = Field(default_factory=dict)
@@ -384,6 +399,22 @@ class SLO(Strict):
 # ---------------------------------------------------------------- alerts, panels, queries
 
 
+class SeriesInput(Strict):
+    """One promtool input series: ``series`` selector text and ``values`` in expanding notation."""
+
+    series: str
+    values: str
+
+
+class AlertTest(Strict):
+    """Explicit promtool test input for an alert the test generator cannot derive on its own."""
+
+    interval: Duration = Field(default="1m", validate_default=True)
+    breach: list[SeriesInput] = Field(min_length=1)
+    healthy: list[SeriesInput] = Field(min_length=1)
+    eval_time: Duration = Field(description="when the breaching input must have the alert firing")
+
+
 class Alert(Strict):
     name: Annotated[str, AfterValidator(lambda v: v if ALERT_NAME.match(v) else _bad_alert(v))]
     expr: str
@@ -395,6 +426,8 @@ class Alert(Strict):
     runbook_url: str | None = None
     labels: Labels = Field(default_factory=dict)
     annotations: Labels = Field(default_factory=dict)
+    runbook: Runbook = Field(default_factory=Runbook)
+    test: AlertTest | None = None
 
 
 def _bad_alert(v: str) -> str:
@@ -413,20 +446,35 @@ class PanelTarget(Strict):
 
 
 class Threshold(Strict):
+    """A bad-value line: ``op: gt`` means values above ``value`` show ``color``, ``lt`` below it."""
+
     value: float
     color: str = "red"
     op: Literal["gt", "lt"] = "gt"
 
 
+PanelType = Literal["timeseries", "stat", "gauge", "heatmap", "table", "bargauge", "piechart"]
+
+
+def _panel_type(v: Any) -> Any:
+    return "timeseries" if v == "graph" else v  # 'graph' is the pre-8.0 name
+
+
 class Panel(Strict):
     title: str
-    type: Literal["timeseries", "graph", "stat", "gauge", "heatmap", "table", "bargauge"] = "timeseries"
+    type: Annotated[PanelType, BeforeValidator(_panel_type)] = "timeseries"
     expr: str | None = None
     legend: str | None = None
     targets: list[PanelTarget] = Field(default_factory=list)
     unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    decimals: int | None = Field(default=None, ge=0, le=10)
     thresholds: list[Threshold] = Field(default_factory=list)
     description: str = ""
+    width: int = Field(default=12, ge=1, le=24)
+    height: int = Field(default=8, ge=2, le=40)
+    instant: bool = Field(default=False, description="instant query (tables, top-k)")
 
     @model_validator(mode="after")
     def _targets(self) -> Panel:
@@ -440,6 +488,209 @@ class Panel(Strict):
         return self
 
 
+class Dashboard(Strict):
+    """An extra dashboard of the service (beside the one holding ``dashboard`` panels)."""
+
+    name: Slug
+    title: str
+    panels: list[Panel] = Field(min_length=1)
+    variables: list[LabelName] = Field(default_factory=list, description="label filters offered as variables")
+    folder: str | None = None
+
+
+# ---------------------------------------------------------------- Alertmanager routing
+
+# inline secrets are refused: Alertmanager reads them from files (routing_key_file, api_url_file, ...)
+INLINE_SECRETS = {
+    "routing_key": "routing_key_file",
+    "service_key": "service_key_file",
+    "api_url": "api_url_file",
+    "api_key": "api_key_file",
+    "auth_password": "auth_password_file",
+    "url": "url_file",
+}
+
+
+class _Notifier(BaseModel):
+    """Receiver configs are passed to Alertmanager as written, except inline secrets."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for key, file_key in INLINE_SECRETS.items():
+                if key in v and key not in cls.inline_ok:
+                    raise ValueError(
+                        f"'{key}' would put a secret into the generated config: "
+                        f"write '{file_key}: /path/to/secret' instead"
+                    )
+        return v
+
+    inline_ok: ClassVar[frozenset[str]] = frozenset()
+
+
+class PagerDuty(_Notifier):
+    routing_key_file: str | None = None
+    service_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _key(self) -> PagerDuty:
+        if not (self.routing_key_file or self.service_key_file):
+            raise ValueError("give 'routing_key_file' (Events API v2) or 'service_key_file'")
+        return self
+
+
+class Slack(_Notifier):
+    api_url_file: str
+    channel: str | None = None
+
+
+class Email(_Notifier):
+    to: str
+
+
+class Webhook(_Notifier):
+    url_file: str | None = None
+    inline_ok: ClassVar[frozenset[str]] = frozenset({"url"})  # a webhook URL is often not secret
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _url(self) -> Webhook:
+        if (self.url is None) == (self.url_file is None):
+            raise ValueError("give exactly one of 'url' or 'url_file'")
+        return self
+
+
+class OpsGenie(_Notifier):
+    api_key_file: str
+
+
+class Receiver(Strict):
+    name: Slug
+    pagerduty: list[PagerDuty] = Field(default_factory=list)
+    slack: list[Slack] = Field(default_factory=list)
+    email: list[Email] = Field(default_factory=list)
+    webhook: list[Webhook] = Field(default_factory=list)
+    opsgenie: list[OpsGenie] = Field(default_factory=list)
+
+
+class Route(Strict):
+    match: Labels = Field(default_factory=dict, description="label equality matchers")
+    match_re: Labels = Field(default_factory=dict)
+    receiver: Slug
+    continue_: bool = Field(default=False, alias="continue")
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+
+
+class Routing(Strict):
+    """Alertmanager routing for a service (a subtree under ``service=<name>``) or for the bundle (the root)."""
+
+    receiver: Slug = Field(description="default receiver")
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "service", "slo"])
+    group_wait: Duration = Field(default="30s", validate_default=True)
+    group_interval: Duration = Field(default="5m", validate_default=True)
+    repeat_interval: Duration = Field(default="4h", validate_default=True)
+    routes: list[Route] = Field(default_factory=list)
+    receivers: list[Receiver] = Field(default_factory=list)
+    smtp: dict[str, str] = Field(default_factory=dict, description="global smtp_* settings (without the prefix)")
+
+    @model_validator(mode="after")
+    def _receivers_known(self) -> Routing:
+        names = [r.name for r in self.receivers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"receiver(s) defined twice: {', '.join(sorted(dup))}")
+        for ref in [self.receiver] + [r.receiver for r in self.routes]:
+            if ref not in names:
+                raise ValueError(f"route names receiver {ref!r}, which is not in 'receivers' ({', '.join(names)})")
+        return self
+
+
+# ---------------------------------------------------------------- deployment: scraping and Kubernetes
+
+
+class Scrape(Strict):
+    """A scrape target: a ``job`` in prometheus.yml and a ServiceMonitor in Kubernetes."""
+
+    job: Slug
+    port: str = "metrics"
+    path: str = "/metrics"
+    interval: Duration = Field(default="30s", validate_default=True)
+    selector: Labels = Field(default_factory=dict, description="Kubernetes Service labels")
+    targets: list[str] = Field(default_factory=list, description="host:port for plain Prometheus")
+
+
+class HPAMetric(Strict):
+    """A Pods metric target: scale to keep ``average_value`` per pod."""
+
+    metric: MetricName
+    average_value: float = Field(gt=0)
+
+
+class HPA(Strict):
+    name: Slug
+    deployment: Slug
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu_utilization: int | None = Field(default=None, gt=0, le=100)
+    memory_utilization: int | None = Field(default=None, gt=0, le=100)
+    pods_metrics: list[HPAMetric] = Field(default_factory=list)
+    scale_up_stabilization: Duration | None = None
+    scale_down_stabilization: Duration | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> HPA:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("'max_replicas' must be at least 'min_replicas'")
+        return self
+
+
+class PDB(Strict):
+    name: Slug
+    selector: Labels = Field(min_length=1)
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PDB:
+        if (self.min_available is None) == (self.max_unavailable is None):
+            raise ValueError("give exactly one of 'min_available' or 'max_unavailable'")
+        return self
+
+
+class Kubernetes(Strict):
+    namespace: str = "monitoring"
+    hpa: list[HPA] = Field(default_factory=list)
+    pdb: list[PDB] = Field(default_factory=list)
+
+
+class Procedure(Strict):
+    """A runbook section that is not tied to one alert (scaling, emergency stop, ...)."""
+
+    title: str
+    when: str = ""
+    steps: list[str] = Field(min_length=1)
+
+
+class Runbooks(Strict):
+    base_url: str | None = Field(default=None, description="where runbooks/<service>.md is published")
+    escalation: str = ""
+    procedures: list[Procedure] = Field(default_factory=list)
+
+
+class Record(Strict):
+    """A plain recording rule kept beside the SLOs."""
+
+    record: MetricName
+    expr: str
+    labels: Labels = Field(default_factory=dict)
+
+
 class Spec(Strict):
     api_version: Literal["sloforge/v1"] = Field(alias="apiVersion")
     kind: Literal["ServiceLevels"] = "ServiceLevels"
@@ -450,9 +701,14 @@ class Spec(Strict):
     metrics: list[MetricDef] = Field(default_factory=list)
     slos: list[SLO] = Field(min_length=1)
     alerts: list[Alert] = Field(default_factory=list)
+    records: list[Record] = Field(default_factory=list)
     queries: list[Query] = Field(default_factory=list)
     dashboard: list[Panel] = Field(default_factory=list)
-    routing: dict[str, Any] | None = None
+    dashboards: list[Dashboard] = Field(default_factory=list)
+    routing: Routing | None = None
+    runbooks: Runbooks = Field(default_factory=Runbooks)
+    scrape: list[Scrape] = Field(default_factory=list)
+    kubernetes: Kubernetes = Field(default_factory=Kubernetes)
 
     # where it came from (not part of the spec text)
     source_file: str = Field(default="", exclude=True)
@@ -468,4 +724,37 @@ class Spec(Strict):
         for m in self.metrics:
             if name == m.name or name in m.series_names():
                 return m
+        return None
+
+
+class Bundle(Strict):
+    """Bundle-wide settings (``kind: Bundle``, at most one per run): the Alertmanager
+    root route and receivers, cross-service rules and alerts, the runbook base URL."""
+
+    api_version: Literal["sloforge/v1"] = Field(alias="apiVersion")
+    kind: Literal["Bundle"]
+    name: Slug = "fleet"
+    description: str = ""
+    evaluation_interval: Duration = Field(default="1m", validate_default=True)
+    routing: Routing | None = None
+    runbooks: Runbooks = Field(default_factory=Runbooks)
+    records: list[Record] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+    queries: list[Query] = Field(default_factory=list)
+    dashboard: list[Panel] = Field(default_factory=list)
+    alertmanagers: list[str] = Field(default_factory=lambda: ["127.0.0.1:9093"], description="host:port")
+    labels: Labels = Field(default_factory=dict)
+
+    source_file: str = Field(default="", exclude=True)
+
+    @property
+    def service(self) -> str:
+        """Cross-service rules are labelled and filed under the bundle's name."""
+        return self.name
+
+    metrics: ClassVar[list[MetricDef]] = []
+    slos: ClassVar[list[SLO]] = []
+    scrape: ClassVar[list[Scrape]] = []
+
+    def metric(self, name: str) -> MetricDef | None:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sloforge.model import Spec
+from sloforge.model import Bundle, Spec
 from sloforge.spec import checks, lint, native
 from sloforge.spec.errors import Problem, SpecError, dotted
 from sloforge.spec.yamlsafe import YamlDoc, read_documents
@@ -23,6 +23,7 @@ _LOADERS = {"sloforge/v1": native.to_spec}
 class Loaded:
     specs: list[Spec]
     warnings: list[Problem] = field(default_factory=list)
+    bundle: Bundle | None = None
 
 
 def spec_files(path: str | Path) -> list[Path]:
@@ -37,6 +38,7 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
     errors: list[Problem] = []
     warnings: list[Problem] = []
     specs: list[Spec] = []
+    bundles: list[Bundle] = []
     files = [f for p in paths for f in spec_files(p)]
     if not files:
         raise SpecError([Problem(str(paths[0]) if paths else "?", 0, "", "no *.yaml or *.yml files")])
@@ -54,6 +56,12 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             errors += problems
             if spec is None:
                 continue
+            if isinstance(spec, Bundle):
+                cross = checks.bundle_errors(spec)
+                errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
+                if not cross:
+                    bundles.append(spec)
+                continue
             cross = checks.spec_errors(spec)
             errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
             warnings += [
@@ -61,12 +69,12 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             ]
             if not cross:
                 specs.append(spec)
-    errors += _across_files(specs)
+    errors += _across_files(specs, bundles)
     if strict:
         errors += [Problem(w.file, w.line, w.path, w.message) for w in warnings]
     if errors:
         raise SpecError(errors)
-    return Loaded(specs, sorted(warnings))
+    return Loaded(specs, sorted(warnings), bundles[0] if bundles else None)
 
 
 def _to_spec(doc: YamlDoc, name: str) -> tuple[Spec | None, list[Problem]]:
@@ -88,9 +96,12 @@ def _to_spec(doc: YamlDoc, name: str) -> tuple[Spec | None, list[Problem]]:
     return loader(doc, name)
 
 
-def _across_files(specs: list[Spec]) -> list[Problem]:
-    out = []
-    seen: dict[str, str] = {}
+def _across_files(specs: list[Spec], bundles: list[Bundle]) -> list[Problem]:
+    out = [
+        Problem(b.source_file, 1, "kind", f"a second 'kind: Bundle' (the first is in {bundles[0].source_file})")
+        for b in bundles[1:]
+    ]
+    seen: dict[str, str] = {b.name: b.source_file for b in bundles[:1]}
     for s in specs:
         if s.service in seen:
             out.append(

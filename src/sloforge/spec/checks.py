@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sloforge.model import SLO, Spec
+from sloforge.model import SLO, Alert, Bundle, Panel, Record, Spec
 from sloforge.promql import PromQLError, check, selector
 
 
@@ -15,20 +15,10 @@ def spec_errors(spec: Spec) -> list[tuple[tuple, str]]:
             out.append((("slos", i, "name"), f"duplicate SLO name {slo.name!r} (first at slos[{seen[slo.name]}])"))
         seen.setdefault(slo.name, i)
         out += [(("slos", i) + p, m) for p, m in _slo_errors(spec, slo)]
-    alert_names: dict[str, int] = {}
-    for i, alert in enumerate(spec.alerts):
-        if alert.name in alert_names:
-            out.append((("alerts", i, "name"), f"duplicate alert name {alert.name!r}"))
-        alert_names.setdefault(alert.name, i)
-        if err := check(alert.expr):
-            out.append((("alerts", i, "expr"), f"PromQL does not parse: {err}"))
-    for i, q in enumerate(spec.queries):
-        if err := check(q.expr):
-            out.append((("queries", i, "expr"), f"PromQL does not parse: {err}"))
-    for i, panel in enumerate(spec.dashboard):
-        for j, t in enumerate(panel.targets):
-            if err := check(t.expr):
-                out.append((("dashboard", i, "targets", j, "expr"), f"PromQL does not parse: {err}"))
+    out += _rules_and_panels(spec.alerts, spec.records, spec.queries, spec.dashboard)
+    for d, dash in enumerate(spec.dashboards):
+        out += [(("dashboards", d) + p, m) for p, m in _rules_and_panels([], [], [], dash.panels, "panels")]
+    out += _routing_errors(spec)
     names: dict[str, int] = {}
     for i, m in enumerate(spec.metrics):
         if m.name in names:
@@ -110,4 +100,51 @@ def _by_errors(spec: Spec, slo: SLO, metric_name: str, path: tuple) -> list[tupl
             f"label(s) {', '.join(missing)} not declared on metric {metric.name!r} "
             f"(its labels: {', '.join(metric.labels) or 'none'})",
         )
+    ]
+
+
+def bundle_errors(bundle: Bundle) -> list[tuple[tuple, str]]:
+    return _rules_and_panels(bundle.alerts, bundle.records, bundle.queries, bundle.dashboard) + _routing_errors(bundle)
+
+
+def _rules_and_panels(
+    alerts: list[Alert], records: list[Record], queries: list, panels: list[Panel], panels_key: str = "dashboard"
+) -> list[tuple[tuple, str]]:
+    out: list[tuple[tuple, str]] = []
+    alert_names: dict[str, int] = {}
+    for i, alert in enumerate(alerts):
+        if alert.name in alert_names:
+            out.append((("alerts", i, "name"), f"duplicate alert name {alert.name!r}"))
+        alert_names.setdefault(alert.name, i)
+        if err := check(alert.expr):
+            out.append((("alerts", i, "expr"), f"PromQL does not parse: {err}"))
+        if alert.test:
+            for part in ("breach", "healthy"):
+                for j, series in enumerate(getattr(alert.test, part)):
+                    if err := check(series.series):
+                        out.append((("alerts", i, "test", part, j, "series"), f"not a series selector: {err}"))
+    for i, r in enumerate(records):
+        if err := check(r.expr):
+            out.append((("records", i, "expr"), f"PromQL does not parse: {err}"))
+    for i, q in enumerate(queries):
+        if err := check(q.expr):
+            out.append((("queries", i, "expr"), f"PromQL does not parse: {err}"))
+    for i, panel in enumerate(panels):
+        for j, t in enumerate(panel.targets):
+            if err := check(t.expr):
+                out.append(((panels_key, i, "targets", j, "expr"), f"PromQL does not parse: {err}"))
+    return out
+
+
+def _routing_errors(doc: Spec | Bundle) -> list[tuple[tuple, str]]:
+    """Severities the alerts use but no route matches are fine (the default receiver takes them);
+    receivers nobody routes to are not."""
+    r = doc.routing
+    if r is None:
+        return []
+    used = {r.receiver} | {route.receiver for route in r.routes}
+    return [
+        (("routing", "receivers", i, "name"), f"receiver {rec.name!r} is never routed to")
+        for i, rec in enumerate(r.receivers)
+        if rec.name not in used
     ]

@@ -8,26 +8,28 @@ import typing
 
 from pydantic import BaseModel, ValidationError
 
-from sloforge.model import Spec
+from sloforge.model import Bundle, Spec
 from sloforge.spec.errors import Problem, dotted
 from sloforge.spec.yamlsafe import YamlDoc
 
 
-def to_spec(doc: YamlDoc, file: str) -> tuple[Spec | None, list[Problem]]:
+def to_spec(doc: YamlDoc, file: str) -> tuple[Spec | Bundle | None, list[Problem]]:
+    """``kind: ServiceLevels`` (the default) gives a ``Spec``, ``kind: Bundle`` a ``Bundle``."""
+    root: type[Spec] | type[Bundle] = Bundle if doc.data.get("kind") == "Bundle" else Spec
     try:
-        spec = Spec.model_validate(doc.data)
+        spec = root.model_validate(doc.data)
     except ValidationError as e:
-        return None, _problems(e, doc, file)
+        return None, _problems(e, doc, file, root)
     spec.source_file = file
     return spec, []
 
 
-def _problems(err: ValidationError, doc: YamlDoc, file: str) -> list[Problem]:
+def _problems(err: ValidationError, doc: YamlDoc, file: str, root: type[BaseModel]) -> list[Problem]:
     out: list[Problem] = []
     seen: set[str] = set()
     for e in err.errors(include_url=False):
         path = _data_path(doc.data, e["loc"])
-        msg = _message(e, path)
+        msg = _message(e, path, root)
         key = dotted(path)
         if key in seen and e["type"] not in ("extra_forbidden", "missing"):
             continue  # union members repeat the same complaint
@@ -64,11 +66,11 @@ def _addresses(cur, part) -> bool:
     return isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
 
 
-def _message(e: dict, path: tuple) -> str:
+def _message(e: dict, path: tuple, root: type[BaseModel]) -> str:
     kind = e["type"]
     if kind == "extra_forbidden":
         field = path[-1] if path else "?"
-        known = _known_fields(path[:-1])
+        known = _known_fields(path[:-1], root)
         close = difflib.get_close_matches(str(field), known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         allowed = f" (allowed: {', '.join(sorted(known))})" if known and not close else ""
@@ -83,9 +85,9 @@ def _message(e: dict, path: tuple) -> str:
     return msg
 
 
-def _known_fields(path: tuple) -> list[str]:
-    """Field names (aliases) accepted at ``path`` of a native spec."""
-    models: list[type[BaseModel]] = [Spec]
+def _known_fields(path: tuple, root: type[BaseModel]) -> list[str]:
+    """Field names (aliases) accepted at ``path`` of a native document."""
+    models: list[type[BaseModel]] = [root]
     for part in path:
         if isinstance(part, int):
             continue
