@@ -169,13 +169,22 @@ def _condition(sel: str, bw: BurnWindow) -> str:
     )
 
 
+def slo_alerts(spec: Spec, slo: SLO) -> list[tuple[str, str, str]]:
+    """``(tier, alert name, severity)`` of every enabled tier of an SLO."""
+    base_name = slo.alerting.name or C.slo_alert_name(spec.service, slo.name, "")
+    return [
+        (tier, base_name + tier.capitalize(), severity)
+        for tier, severity in (("page", slo.alerting.page_severity), ("ticket", slo.alerting.ticket_severity))
+        if getattr(slo.alerting, tier)
+    ]
+
+
 def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
     """One alert per tier (page, ticket) and per distinct ``for`` in that tier."""
     sel = slo_selector(spec, slo)
-    base_name = slo.alerting.name or C.slo_alert_name(spec.service, slo.name, "")
     title = slo.title or slo.name
     rules = []
-    for tier, severity in (("page", slo.alerting.page_severity), ("ticket", slo.alerting.ticket_severity)):
+    for tier, alert_name, severity in slo_alerts(spec, slo):
         windows: list[BurnWindow] = getattr(slo.alerting, tier)
         by_for: dict[float, list[BurnWindow]] = {}
         for bw in windows:
@@ -201,11 +210,10 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                     f'{by_text} is burning its error budget at {{{{ $value | printf "%.2f" }}}}x '
                     f"the sustainable rate (thresholds: {pairs})."
                 ),
-                "runbook_url": slo.alerting.runbook_url
-                or C.runbook_url(spec.runbooks.base_url, spec.service, base_name + tier.capitalize()),
+                "runbook_url": slo.alerting.runbook_url or C.runbook_url(spec.runbooks.base_url, spec.service, alert_name),
                 **slo.alerting.annotations,
             }
-            rule: dict = {"alert": base_name + tier.capitalize(), "expr": expr}
+            rule: dict = {"alert": alert_name, "expr": expr}
             if for_:
                 rule["for"] = format_duration(for_)
             rule["labels"] = labels
