@@ -210,7 +210,8 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                     f'{by_text} is burning its error budget at {{{{ $value | printf "%.2f" }}}}x '
                     f"the sustainable rate (thresholds: {pairs})."
                 ),
-                "runbook_url": slo.alerting.runbook_url or C.runbook_url(spec.runbooks.base_url, spec.service, alert_name),
+                "runbook_url": slo.alerting.runbook_url
+                or C.runbook_url(spec.runbooks.base_url, spec.service, alert_name),
                 **slo.alerting.annotations,
             }
             rule: dict = {"alert": alert_name, "expr": expr}
