@@ -40,13 +40,21 @@ slos:
 """
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m sloforge ARGS`` with colours off."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
     env.update(NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "sloforge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sloforge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+# Debian package of each binary the tests run
+PACKAGES = {
+    "amtool": "prometheus-alertmanager",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "vmalert": "victoria-metrics",
+}
 
 
 def need(binary: str) -> str:
@@ -55,7 +63,8 @@ def need(binary: str) -> str:
         return path
     if os.environ.get("SLOFORGE_REQUIRE_TOOLS"):
         pytest.fail(f"{binary} is required in CI but not installed")
-    pytest.skip(f"{binary} not installed (Debian package 'prometheus'); CI installs it")
+    package = PACKAGES.get(binary, "prometheus")
+    pytest.skip(f"{binary} not installed (Debian package '{package}'); CI installs it")
 
 
 @pytest.fixture

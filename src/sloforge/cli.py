@@ -69,6 +69,52 @@ def generate(
 
 
 @app.command()
+def check(
+    out: Annotated[Path, typer.Argument(help="a bundle written by 'sloforge generate'")] = Path("build"),
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", help="parallel checks (default: CPU count)")] = None,
+    require_tools: Annotated[
+        bool, typer.Option("--require-tools", help="fail when promtool/amtool/vmalert are missing")
+    ] = False,
+) -> None:
+    """Check a bundle with the real tools and summarise.
+
+    Runs promtool check config, promtool check rules, promtool test rules (every
+    generated test file), amtool check-config and, when installed, vmalert -dryRun.
+    Exit 1 when a check fails (or a tool is missing with --require-tools).
+
+    Example: sloforge generate examples -o build && sloforge check build
+    """
+    from rich.table import Table
+
+    from sloforge import check as checks
+
+    if not out.is_dir():
+        err.print(f"{out}: no such bundle directory (run 'sloforge generate' first)", markup=False)
+        raise typer.Exit(2)
+    planned = checks.plan(out)
+    if not planned:
+        err.print(f"{out}: nothing to check (no prometheus/ or alertmanager/ files)", markup=False)
+        raise typer.Exit(2)
+    done = checks.run(planned, jobs)
+    table = Table(title=f"sloforge check {out}")
+    for col in ("check", "tool", "result", "seconds"):
+        table.add_column(col, justify="right" if col == "seconds" else "left")
+    style = {checks.PASSED: "green", checks.FAILED: "red", checks.SKIPPED: "yellow"}
+    for c in done:
+        table.add_row(c.name, c.tool, f"[{style[c.status]}]{c.status}[/]", f"{c.seconds:.1f}")
+    Console(highlight=False).print(table)
+    for c in done:
+        if c.status == checks.FAILED or (c.status == checks.SKIPPED and require_tools):
+            err.print(f"--- {c.name}: {' '.join(c.argv)} (in {c.cwd})\n{c.output}", markup=False)
+    failed = [c for c in done if c.status == checks.FAILED]
+    skipped = [c for c in done if c.status == checks.SKIPPED]
+    passed = len(done) - len(failed) - len(skipped)
+    err.print(f"{passed} passed, {len(failed)} failed, {len(skipped)} skipped", markup=False)
+    if failed or (skipped and require_tools):
+        raise typer.Exit(1)
+
+
+@app.command()
 def backfill(
     rules: Annotated[Path, typer.Argument(help="generated rule file (prometheus/rules/<service>.yml)")],
     out: Annotated[Path, typer.Argument(help="directory for the TSDB blocks")],

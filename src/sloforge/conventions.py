@@ -93,3 +93,8 @@ def dashboard_uid(service: str, name: str | None = None) -> str:
 
 # Grafana sidecar discovers dashboard ConfigMaps by this label
 GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
+
+
+def receiver_name(service: str | None, name: str) -> str:
+    """Alertmanager receiver name: a service's receivers are prefixed with the service."""
+    return f"{service}-{name}" if service else name

@@ -507,7 +507,6 @@ INLINE_SECRETS = {
     "api_url": "api_url_file",
     "api_key": "api_key_file",
     "auth_password": "auth_password_file",
-    "url": "url_file",
 }
 
 
@@ -550,17 +549,24 @@ class Slack(_Notifier):
 class Email(_Notifier):
     to: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_auth_secret(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "auth_secret" in v:
+            raise ValueError("'auth_secret' would put a secret into the generated config; use 'auth_password_file'")
+        return v
+
 
 class Webhook(_Notifier):
-    url_file: str | None = None
-    inline_ok: ClassVar[frozenset[str]] = frozenset({"url"})  # a webhook URL is often not secret
-    url: str | None = None
+    url: str  # a webhook URL is often not secret, and Alertmanager 0.25 has no url_file for webhooks
+    inline_ok: ClassVar[frozenset[str]] = frozenset({"url"})
 
-    @model_validator(mode="after")
-    def _url(self) -> Webhook:
-        if (self.url is None) == (self.url_file is None):
-            raise ValueError("give exactly one of 'url' or 'url_file'")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url_file(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "url_file" in v:
+            raise ValueError("Alertmanager 0.25 has no 'url_file' for webhooks; write 'url'")
+        return v
 
 
 class OpsGenie(_Notifier):
@@ -597,7 +603,15 @@ class Routing(Strict):
     repeat_interval: Duration = Field(default="4h", validate_default=True)
     routes: list[Route] = Field(default_factory=list)
     receivers: list[Receiver] = Field(default_factory=list)
-    smtp: dict[str, str] = Field(default_factory=dict, description="global smtp_* settings (without the prefix)")
+    smtp: dict[str, str | bool] = Field(default_factory=dict, description="smtp settings (smarthost, from, ...)")
+
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_secrets(cls, v: dict[str, str | bool]) -> dict[str, str | bool]:
+        for key in ("auth_password", "auth_secret"):
+            if key in v:
+                raise ValueError(f"'{key}' would put a secret into the generated config; use 'auth_password_file'")
+        return v
 
     @model_validator(mode="after")
     def _receivers_known(self) -> Routing:
@@ -632,6 +646,14 @@ class HPAMetric(Strict):
     average_value: float = Field(gt=0)
 
 
+class HPAPolicy(Strict):
+    """At most ``value`` pods (or percent) per ``period`` while scaling."""
+
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period: Duration = Field(le=1800)
+
+
 class HPA(Strict):
     name: Slug
     deployment: Slug
@@ -642,6 +664,8 @@ class HPA(Strict):
     pods_metrics: list[HPAMetric] = Field(default_factory=list)
     scale_up_stabilization: Duration | None = None
     scale_down_stabilization: Duration | None = None
+    scale_up_policies: list[HPAPolicy] = Field(default_factory=list)
+    scale_down_policies: list[HPAPolicy] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _range(self) -> HPA:
@@ -663,8 +687,17 @@ class PDB(Strict):
         return self
 
 
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _dns_label(v: str) -> str:
+    if not DNS_LABEL.match(v):
+        raise ValueError(f"{v!r} is not a Kubernetes namespace name (DNS-1123 label: a-z, 0-9, '-', <= 63)")
+    return v
+
+
 class Kubernetes(Strict):
-    namespace: str = "monitoring"
+    namespace: Annotated[str, AfterValidator(_dns_label)] = "monitoring"
     hpa: list[HPA] = Field(default_factory=list)
     pdb: list[PDB] = Field(default_factory=list)
 

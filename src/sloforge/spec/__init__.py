@@ -39,6 +39,7 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
     warnings: list[Problem] = []
     specs: list[Spec] = []
     bundles: list[Bundle] = []
+    yaml_of: dict[int, YamlDoc] = {}  # id(document) -> its YAML, for line numbers of late checks
     files = [f for p in paths for f in spec_files(p)]
     if not files:
         raise SpecError([Problem(str(paths[0]) if paths else "?", 0, "", "no *.yaml or *.yml files")])
@@ -56,6 +57,7 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             errors += problems
             if spec is None:
                 continue
+            yaml_of[id(spec)] = doc
             if isinstance(spec, Bundle):
                 cross = checks.bundle_errors(spec)
                 errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
@@ -70,6 +72,10 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             if not cross:
                 specs.append(spec)
     errors += _across_files(specs, bundles)
+    errors += [
+        Problem(d.source_file, yaml_of[id(d)].line_of(p), dotted(p), m)
+        for d, p, m in checks.routing_across(specs, bundles[0] if bundles else None)
+    ]
     if strict:
         errors += [Problem(w.file, w.line, w.path, w.message) for w in warnings]
     if errors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sloforge import conventions as C
 from sloforge.model import SLO, Alert, Bundle, Panel, Record, Spec
 from sloforge.promql import PromQLError, check, selector
 
@@ -148,3 +149,41 @@ def _routing_errors(doc: Spec | Bundle) -> list[tuple[tuple, str]]:
         for i, rec in enumerate(r.receivers)
         if rec.name not in used
     ]
+
+
+# without these (globally or per email config) Alertmanager 0.25 rejects an email receiver
+SMTP_REQUIRED = ("smarthost", "from")
+
+
+def routing_across(specs: list[Spec], bundle: Bundle | None) -> list[tuple[Spec | Bundle, tuple, str]]:
+    """Routing errors only visible across documents: email receivers without SMTP smarthost/from
+    anywhere (config, spec, bundle), receiver names that collide once prefixed with their service."""
+    root_smtp = bundle.routing.smtp if bundle and bundle.routing else {}
+    docs: list[Spec | Bundle] = [*([bundle] if bundle else []), *sorted(specs, key=lambda s: s.service)]
+    out: list[tuple[Spec | Bundle, tuple, str]] = []
+    owner: dict[str, Spec | Bundle] = {}
+    for doc in docs:
+        routing = doc.routing
+        if routing is None:
+            continue
+        service = doc.service if isinstance(doc, Spec) else None
+        for i, rec in enumerate(routing.receivers):
+            for j, cfg in enumerate(rec.email):
+                given = {**root_smtp, **routing.smtp, **cfg.model_dump(exclude_none=True)}
+                out += [
+                    (
+                        doc,
+                        ("routing", "receivers", i, "email", j),
+                        f"no SMTP '{key}': set routing.smtp.{key} in this spec or in the bundle, "
+                        f"or '{key}' on this email config",
+                    )
+                    for key in SMTP_REQUIRED
+                    if not given.get(key)
+                ]
+            name = C.receiver_name(service, rec.name)
+            if name in owner:
+                other = owner[name]
+                msg = f"receiver name {name!r} is also made by {other.source_file}"
+                out.append((doc, ("routing", "receivers", i, "name"), msg))
+            owner.setdefault(name, doc)
+    return out
