@@ -63,7 +63,7 @@ def generate(
     from sloforge.generate.bundle import render_bundle, write_atomically
 
     loaded = _load(paths, strict)
-    files = render_bundle(loaded.specs)
+    files = render_bundle(loaded.specs, loaded.bundle)
     write_atomically(files, out)
     err.print(f"wrote {len(files)} file(s) to {out}", markup=False)
 

@@ -387,6 +387,17 @@ class SLO(Strict):
     def error_budget(self) -> float:
         return round(1.0 - self.ratio, 12)
 
+    def alerts(self, service: str) -> list[tuple[str, str, str]]:
+        """``(tier, alert name, severity)`` of every enabled tier."""
+        from sloforge.conventions import slo_alert_name
+
+        base = self.alerting.name or slo_alert_name(service, self.name, "")
+        return [
+            (tier, base + tier.capitalize(), severity)
+            for tier, severity in (("page", self.alerting.page_severity), ("ticket", self.alerting.ticket_severity))
+            if getattr(self.alerting, tier)
+        ]
+
     def windows(self) -> list[float]:
         """Every alert window (long and short), ascending, without duplicates."""
         ws = {300.0}

@@ -1,4 +1,16 @@
-"""The output bundle: ``{relative path: text}`` from specs, and an atomic writer."""
+"""The output bundle: ``{relative path: text}`` from specs, and an atomic writer.
+
+Layout (see docs/architecture.md)::
+
+    prometheus/prometheus.yml            scrape configs, rule_files, alerting
+    prometheus/rules/<service>.yml       recording + alerting rules
+    prometheus/tests/<service>*.test.yml promtool unit tests for every alert
+    alertmanager/alertmanager.yml        routes, receivers, inhibition
+    grafana/dashboards/*.json            + grafana/provisioning/{datasources,dashboards}/
+    runbooks/<service>.md                one section per alert
+    k8s/<service>/...                    PrometheusRule, ServiceMonitor, dashboard ConfigMaps, HPA, PDB
+    thanos/ mimir/ vmalert/              rule files in each ruler's dialect
+"""
 
 from __future__ import annotations
 
@@ -7,16 +19,52 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sloforge.generate import promtool_tests, rules
-from sloforge.model import Spec
+from sloforge import conventions as C
+from sloforge.generate import (
+    alertmanager,
+    grafana,
+    kubernetes,
+    prometheus_config,
+    promtool_tests,
+    rulers,
+    rules,
+    runbooks,
+)
+from sloforge.model import Bundle, Spec
 
 
-def render_bundle(specs: list[Spec]) -> dict[str, str]:
+def _with_bundle_defaults(spec: Spec, bundle: Bundle | None) -> Spec:
+    """Bundle-wide settings a spec leaves open (the runbook base URL)."""
+    if bundle is None or spec.runbooks.base_url or not bundle.runbooks.base_url:
+        return spec
+    copy = spec.model_copy(deep=True)
+    copy.runbooks.base_url = bundle.runbooks.base_url
+    return copy
+
+
+def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, str]:
+    specs = [_with_bundle_defaults(s, bundle) for s in sorted(specs, key=lambda s: s.service)]
+    docs: list[Spec | Bundle] = [*specs, *([bundle] if bundle else [])]
     files: dict[str, str] = {}
-    for spec in sorted(specs, key=lambda s: s.service):
-        files[f"prometheus/rules/{spec.service}.yml"] = rules.rule_file(spec)
-        for name, text in promtool_tests.test_files(spec).items():
+    rule_paths = []
+    for doc in docs:
+        groups = rules.rule_groups(doc)
+        if not groups:
+            continue
+        rule_path = f"rules/{doc.service}.yml"
+        rule_paths.append(rule_path)
+        files[f"prometheus/{rule_path}"] = rules.rule_file(doc)
+        for name, text in promtool_tests.test_files(doc).items():
             files[f"prometheus/tests/{name}"] = text
+        files.update(rulers.ruler_files(doc.service, groups))
+        files[f"{C.RUNBOOK_DIR}/{doc.service}.md"] = runbooks.runbook_page(doc)
+    files.update(grafana.dashboard_files(specs, bundle))
+    for spec in specs:
+        mine = {Path(f).name: grafana.render(d) for f, d in grafana.service_dashboards(spec).items()}
+        files.update(kubernetes.manifests(spec, rules.rule_groups(spec), mine))
+    files["k8s/kustomization.yaml"] = kubernetes.root_kustomization([s.service for s in specs])
+    files["prometheus/prometheus.yml"] = prometheus_config.prometheus_config(specs, bundle, rule_paths)
+    files["alertmanager/alertmanager.yml"] = alertmanager.alertmanager_config(specs, bundle)
     return files
 
 

@@ -171,12 +171,7 @@ def _condition(sel: str, bw: BurnWindow) -> str:
 
 def slo_alerts(spec: Spec, slo: SLO) -> list[tuple[str, str, str]]:
     """``(tier, alert name, severity)`` of every enabled tier of an SLO."""
-    base_name = slo.alerting.name or C.slo_alert_name(spec.service, slo.name, "")
-    return [
-        (tier, base_name + tier.capitalize(), severity)
-        for tier, severity in (("page", slo.alerting.page_severity), ("ticket", slo.alerting.ticket_severity))
-        if getattr(slo.alerting, tier)
-    ]
+    return slo.alerts(spec.service)
 
 
 def alert_rules(spec: Spec, slo: SLO) -> list[dict]:

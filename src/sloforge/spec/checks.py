@@ -17,6 +17,7 @@ def spec_errors(spec: Spec) -> list[tuple[tuple, str]]:
         seen.setdefault(slo.name, i)
         out += [(("slos", i) + p, m) for p, m in _slo_errors(spec, slo)]
     out += _rules_and_panels(spec.alerts, spec.records, spec.queries, spec.dashboard)
+    out += _runbook_errors(spec)
     for d, dash in enumerate(spec.dashboards):
         out += [(("dashboards", d) + p, m) for p, m in _rules_and_panels([], [], [], dash.panels, "panels")]
     out += _routing_errors(spec)
@@ -186,4 +187,31 @@ def routing_across(specs: list[Spec], bundle: Bundle | None) -> list[tuple[Spec 
                 msg = f"receiver name {name!r} is also made by {other.source_file}"
                 out.append((doc, ("routing", "receivers", i, "name"), msg))
             owner.setdefault(name, doc)
+    return out
+
+
+def _runbook_errors(spec: Spec) -> list[tuple[tuple, str]]:
+    """Investigate entries name a query or are PromQL; alert and procedure headings are unique."""
+    out: list[tuple[tuple, str]] = []
+    queries = {q.name for q in spec.queries}
+    books = [(("slos", i, "runbook"), slo.runbook) for i, slo in enumerate(spec.slos)]
+    books += [(("alerts", i, "runbook"), a.runbook) for i, a in enumerate(spec.alerts)]
+    for path, book in books:
+        for j, entry in enumerate(book.investigate):
+            if entry not in queries and (err := check(entry)):
+                out.append(
+                    (path + ("investigate", j), f"neither a name in 'queries' nor PromQL that parses: {err}")
+                )
+    slo_alert_names = {name: i for i, slo in enumerate(spec.slos) for _, name, _ in slo.alerts(spec.service)}
+    for i, a in enumerate(spec.alerts):
+        if a.name in slo_alert_names:
+            out.append(
+                (("alerts", i, "name"), f"{a.name!r} is also the name of an alert of slos[{slo_alert_names[a.name]}]")
+            )
+    headings = {C.runbook_anchor(n) for n in [*slo_alert_names, *(a.name for a in spec.alerts)]}
+    for i, proc in enumerate(spec.runbooks.procedures):
+        anchor = C.runbook_anchor(proc.title).replace(" ", "-")
+        if anchor in headings:
+            out.append((("runbooks", "procedures", i, "title"), f"{proc.title!r} repeats an earlier runbook heading"))
+        headings.add(anchor)
     return out
