@@ -689,3 +689,12 @@ def test_page_false_disables_the_page_tier(tmp_path):
     slo = load(write(tmp_path, text)).specs[0].slos[0]
     assert slo.alerting.page == []
     assert windows(slo.alerting.ticket) == [(3, 24 * H, 2 * H), (1, 72 * H, 6 * H)]
+
+
+def test_by_label_that_sloforge_sets_is_refused(tmp_path):
+    text = BASE_SPEC.replace("labels: [code, route]", "labels: [code, route, service]") + "    by: [service]\n"
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    proc = run_cli("validate", str(f))
+    assert proc.returncode == 2
+    assert f"{f}:{len(text.splitlines())}: slos[0].by[0]: 'service' is a label sloforge sets" in proc.stderr

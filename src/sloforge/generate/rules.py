@@ -271,7 +271,9 @@ def operational_rules(spec: Spec | Bundle) -> list[dict]:
             rule["for"] = format_duration(a.for_)
         if a.keep_firing_for:
             rule["keep_firing_for"] = format_duration(a.keep_firing_for)
-        rule["labels"] = {C.LABEL_SEVERITY: a.severity, C.LABEL_SERVICE: spec.service, **spec.labels, **a.labels}
+        # cross-service (Bundle) alerts keep the service label of the series they read
+        own = {} if isinstance(spec, Bundle) else {C.LABEL_SERVICE: spec.service}
+        rule["labels"] = {C.LABEL_SEVERITY: a.severity, **own, **spec.labels, **a.labels}
         ann = {"summary": a.summary}
         if a.description:
             ann["description"] = a.description.strip()

@@ -29,8 +29,14 @@ def spec_errors(spec: Spec) -> list[tuple[tuple, str]]:
     return out
 
 
+RESERVED_BY = (C.LABEL_SERVICE, C.LABEL_SLO, C.LABEL_WINDOW)
+
+
 def _slo_errors(spec: Spec, slo: SLO) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
+    for i, label in enumerate(slo.by):
+        if label in RESERVED_BY:
+            out.append((("by", i), f"{label!r} is a label sloforge sets on every SLO series; rename it in the metric"))
     sli = slo.sli
     by_checked: set[str] = set()
     if sli.events:
