@@ -80,7 +80,8 @@ def test_real_prometheus_evaluates_every_group_without_error(build, tmp_path):
     server = PrometheusServer(data, config)
     server.start()
     try:
-        expected = sum(len(yaml.safe_load(f.read_text())["groups"]) for f in (build / "prometheus" / "rules").glob("*.yml"))
+        rule_files = (build / "prometheus" / "rules").glob("*.yml")
+        expected = sum(len(yaml.safe_load(f.read_text())["groups"]) for f in rule_files)
         deadline = time.monotonic() + 60
         while True:
             groups = httpx.get(server.url + "/api/v1/rules", timeout=10).json()["data"]["groups"]

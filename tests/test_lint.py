@@ -312,3 +312,16 @@ def test_timeslice_max_above_the_highest_bucket(tmp_path):
     assert "highest bucket boundary" in w.message and "5.12" in w.message
     path.write_text(text.replace("max: 10", "max: 5"))
     assert load(path).warnings == []
+
+
+def test_counter_without_total_suffix_is_warned(tmp_path):
+    text = BASE_SPEC.replace(
+        "  - name: http_request_duration_seconds",
+        "  - name: retries\n    type: counter\n  - name: http_request_duration_seconds",
+    )
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    proc = run_cli("validate", str(f))
+    assert proc.returncode == 0
+    line = text.splitlines().index("  - name: retries") + 1
+    assert f"{f}:{line}: warning: metrics[1].name: counter 'retries' has no '_total' suffix" in proc.stderr

@@ -40,6 +40,10 @@ class Unsynthesizable(ValueError):
     pass
 
 
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def regex_example(pattern: str) -> str | None:
     """A string that fully matches ``pattern`` (Go RE2 syntax, as Prometheus anchors it)."""
     try:
@@ -181,7 +185,7 @@ def labels_matching_not(sel: Selector, avoid: Selector, extra: dict[str, str] | 
 
 
 def series_text(name: str, labels: dict[str, str]) -> str:
-    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    body = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
     return f"{name}{{{body}}}" if body else name
 
 
@@ -271,6 +275,10 @@ def _timeslice_plan(spec: Spec, slo: SLO, by_values: dict[str, str]) -> SeriesPl
                 plan.bad += low
                 plan.good += high
         elif metric.type == "gauge" and sel.name == metric.name:
+            if plan.gauges:
+                # later gauges (e.g. a baseline the first one is divided by) hold at 1: only the first decides
+                plan.gauges.setdefault(series_text(sel.name, labels), (1.0, 1.0))
+                continue
             bound = ts.max if ts.max is not None else ts.min
             assert bound is not None
             above, below = (bound * 2, bound / 2) if bound > 0 else (bound + 1, bound - 1)

@@ -62,6 +62,11 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
                 cross = checks.bundle_errors(spec)
                 errors += [Problem(name, doc.line_of(p), dotted(p), m) for p, m in cross]
                 if not cross:
+                    warnings += [
+                        Problem(name, doc.line_of(p), dotted(p), m, level="warning")
+                        for p, m in lint.untestable_alerts(spec)
+                    ]
+                if not cross:
                     bundles.append(spec)
                 continue
             cross = checks.spec_errors(spec)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 
 from sloforge.durations import format_duration
-from sloforge.model import Spec
+from sloforge.generate import alert_tests
+from sloforge.model import Bundle, Spec
 from sloforge.promql import PromQLError, metric_names, selector, selectors
 
 # series every Prometheus has, never declared by a service
@@ -19,7 +20,30 @@ def spec_warnings(spec: Spec) -> list[tuple[tuple, str]]:
     out += _short_for(spec)
     out += _low_traffic(spec)
     out += _timeslice_bounds(spec)
+    out += _counter_suffix(spec)
+    out += untestable_alerts(spec)
     return out
+
+
+def untestable_alerts(spec: Spec | Bundle) -> list[tuple[tuple, str]]:
+    """Alerts without ``test:`` for which the generator finds no breaching and healthy input."""
+    return [
+        (("alerts", i, "expr"), f"no promtool test can be derived ({reason}); add alerts[{i}].test")
+        for i, reason in alert_tests.untestable(spec).items()
+    ]
+
+
+def _counter_suffix(spec: Spec) -> list[tuple[tuple, str]]:
+    """prometheus_client and OpenMetrics expose a counter as ``<name>_total`` (client_golang's text format does not)."""
+    return [
+        (
+            ("metrics", i, "name"),
+            f"counter {m.name!r} has no '_total' suffix: prometheus_client and OpenMetrics expose it as "
+            f"'{m.name}_total', and PromQL on the declared name then finds nothing",
+        )
+        for i, m in enumerate(spec.metrics)
+        if m.type == "counter" and not m.name.endswith("_total")
+    ]
 
 
 def _timeslice_bounds(spec: Spec) -> list[tuple[tuple, str]]:
