@@ -55,15 +55,27 @@ def generate(
     paths: SpecArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="output directory (replaced atomically)")] = Path("build"),
     strict: Strict = False,
+    python: Annotated[
+        bool, typer.Option("--python", help="also write python/<service>_metrics.py (prometheus_client objects)")
+    ] = False,
 ) -> None:
-    """Write the bundle: prometheus/rules/<service>.yml and prometheus/tests/<service>*.test.yml.
+    """Write the bundle: Prometheus rules, promtool tests, prometheus.yml, Alertmanager config,
+    Grafana dashboards + provisioning, runbooks, Kubernetes manifests, Thanos/Mimir/vmalert rules.
 
-    Example: sloforge generate examples/ -o build
+    Example: sloforge generate examples/ -o build && sloforge check build
     """
     from sloforge.generate.bundle import render_bundle, write_atomically
 
     loaded = _load(paths, strict)
-    files = render_bundle(loaded.specs, loaded.bundle)
+    try:
+        files = render_bundle(loaded.specs, loaded.bundle)
+    except ValueError as e:  # e.g. two dashboards on one uid, a ConfigMap over the apply limit
+        err.print(f"cannot generate: {e}; nothing written", markup=False)
+        raise typer.Exit(2) from None
+    if python:
+        from sloforge.generate.python_module import module_name, python_module
+
+        files.update({f"python/{module_name(s)}.py": python_module(s) for s in loaded.specs})
     write_atomically(files, out)
     err.print(f"wrote {len(files)} file(s) to {out}", markup=False)
 
