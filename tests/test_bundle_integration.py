@@ -35,6 +35,10 @@ def test_bundle_has_every_artifact(build):
     for path in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "k8s/kustomization.yaml"):
         assert (build / path).is_file(), path
     assert list((build / "grafana" / "dashboards").glob("*.json"))
+    # the bundle's cross-service rules and the overview dashboard ship to Kubernetes too
+    fleet = build / "k8s" / "fleet"
+    assert (fleet / "prometheusrule.yaml").is_file() and (fleet / "dashboard-overview.yaml").is_file()
+    assert "fleet" in yaml.safe_load((build / "k8s" / "kustomization.yaml").read_text())["resources"]
     assert list((build / "grafana" / "provisioning" / "datasources").glob("*.yml"))
 
 

@@ -788,6 +788,7 @@ class Bundle(Strict):
     dashboard: list[Panel] = Field(default_factory=list)
     alertmanagers: list[str] = Field(default_factory=lambda: ["127.0.0.1:9093"], description="host:port")
     labels: Labels = Field(default_factory=dict)
+    kubernetes: Kubernetes = Field(default_factory=Kubernetes, description="namespace of the fleet's manifests")
 
     source_file: str = Field(default="", exclude=True)
 

@@ -62,7 +62,10 @@ def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, 
     for spec in specs:
         mine = {Path(f).name: grafana.render(d) for f, d in grafana.service_dashboards(spec).items()}
         files.update(kubernetes.manifests(spec, rules.rule_groups(spec), mine))
-    files["k8s/kustomization.yaml"] = kubernetes.root_kustomization([s.service for s in specs])
+    if bundle is not None:  # cross-service rules and the overview dashboard
+        overview = {"overview.json": grafana.render(grafana.overview_dashboard(specs, bundle))}
+        files.update(kubernetes.manifests(bundle, rules.rule_groups(bundle), overview))
+    files["k8s/kustomization.yaml"] = kubernetes.root_kustomization([d.service for d in docs])
     files["prometheus/prometheus.yml"] = prometheus_config.prometheus_config(specs, bundle, rule_paths)
     files["alertmanager/alertmanager.yml"] = alertmanager.alertmanager_config(specs, bundle)
     return files
