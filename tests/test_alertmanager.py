@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import BASE_SPEC, EXAMPLES, free_port, need, run_cli
+from conftest import BASE_SPEC, EXAMPLES, free_port, need, run_cli, stop_process
 
 from sloforge.generate.alertmanager import alertmanager_config
 from sloforge.spec import SpecError, load
@@ -308,12 +308,7 @@ def alertmanager(fleet_config, tmp_path):
         wait_for(lambda: _ready(url), lambda: proc.poll() is not None, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 10)
 
 
 def _ready(url: str) -> bool:

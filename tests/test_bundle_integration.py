@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import EXAMPLES, PrometheusServer, free_port, need, run_cli
+from conftest import EXAMPLES, PrometheusServer, free_port, need, run_cli, stop_process
 
 FAST_INTERVAL = "2s"
 
@@ -136,5 +136,4 @@ def test_real_alertmanager_starts_with_the_generated_config(build, tmp_path):
         assert [r["name"] for r in loaded["receivers"]] == [r["name"] for r in generated["receivers"]]
         assert loaded["inhibit_rules"]
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_process(proc)

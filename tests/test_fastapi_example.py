@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO, free_port, stop_process
 from prometheus_client.parser import text_string_to_metric_families
 
 pytest.importorskip("fastapi", reason="fastapi is a dev dependency (pip install -e '.[dev]')")
@@ -48,12 +48,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         yield http
     finally:
         http.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         log.close()
 
 
