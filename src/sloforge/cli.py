@@ -126,6 +126,88 @@ def check(
         raise typer.Exit(1)
 
 
+def _seconds(v: float | None) -> str:
+    from sloforge.durations import format_duration
+
+    return "-" if v is None else format_duration(round(v))
+
+
+@app.command()
+def simulate(
+    paths: SpecArg,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+) -> None:
+    """Run incident scenarios through each SLO's alerts with the evaluation engine.
+
+    Per SLO, scenario (error ratio x duration) and alert tier: fired or not,
+    detection time (and the SRE Workbook's prediction), reset time after the
+    incident ends, share of the error budget spent before the alert; then
+    precision and recall over incidents and harmless blips.
+
+    Example: sloforge simulate examples/kubernetesexecution.yaml --json
+    """
+    import json
+
+    from rich.table import Table
+
+    from sloforge.evaluate import unsupported
+    from sloforge.evaluate.simulate import simulate as run_simulation
+    from sloforge.evaluate.simulate import summarize
+
+    loaded = _load(paths, False)
+    rows = []
+    for spec in loaded.specs:
+        for line in unsupported(spec):
+            err.print(f"{spec.service}: skipped: {line}", markup=False, style="yellow")
+        rows += run_simulation(spec)
+    if as_json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    out = Console(highlight=False)
+    table = Table(title="sloforge simulate: incident scenarios")
+    for col in (
+        "service",
+        "slo",
+        "error ratio",
+        "duration",
+        "tier",
+        "fired",
+        "detection",
+        "workbook",
+        "reset",
+        "budget spent",
+    ):
+        table.add_column(col)
+    for r in rows:
+        sc = r["scenario"]
+        table.add_row(
+            r["service"],
+            r["slo"],
+            f"{sc['error_ratio']:.3%}",
+            _seconds(sc["duration_seconds"]),
+            r["tier"],
+            "yes" if r["fired"] else "no",
+            _seconds(r["detection_seconds"]),
+            _seconds(r.get("expected_detection_seconds")),
+            _seconds(r["reset_seconds"]),
+            "-" if r["budget_spent"] is None else f"{r['budget_spent']:.2%}",
+        )
+    out.print(table)
+    summary = Table(title="precision / recall per alert")
+    for col in ("service", "slo", "alert", "precision", "recall", "median detection"):
+        summary.add_column(col)
+    for s in summarize(rows):
+        summary.add_row(
+            s["service"],
+            s["slo"],
+            s["alert"],
+            "-" if s["precision"] is None else f"{s['precision']:.2f}",
+            "-" if s["recall"] is None else f"{s['recall']:.2f}",
+            _seconds(s["median_detection_seconds"]),
+        )
+    out.print(summary)
+
+
 @app.command()
 def backfill(
     rules: Annotated[Path, typer.Argument(help="generated rule file (prometheus/rules/<service>.yml)")],
