@@ -26,8 +26,7 @@ test: $(BIN)/sloforge
 
 bench: $(BIN)/sloforge
 	$(BIN)/python bench/rule_cost.py
-	$(BIN)/python bench/instrument_tracker.py
-	$(BIN)/python bench/instrument_middleware.py
+	$(BIN)/python bench/instrument.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -184,6 +184,126 @@ def test_starlette_mounts_give_the_full_template():
     ]
 
 
+def route_labels(registry: CollectorRegistry) -> dict[str, float]:
+    """route label -> requests counted under it."""
+    out: dict[str, float] = {}
+    for labels in label_sets(registry, REQUESTS):
+        out[labels["route"]] = out.get(labels["route"], 0) + count(registry, REQUESTS, **labels)
+    return out
+
+
+class LegacyRouter:
+    """Starlette < 1.0's router: leaves ``endpoint`` and ``path_params`` in the scope, no ``route``."""
+
+    def __init__(self, routes: list) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        from starlette.responses import PlainTextResponse
+
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match == starlette_routing.Match.FULL:
+                scope.update(child)
+                await route.handle(scope, receive, send)
+                return
+        await PlainTextResponse("not found", 404)(scope, receive, send)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["starlette", "legacy-router"])
+def test_routes_sharing_an_endpoint_get_their_own_template(legacy: bool):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+
+    def shared(request):
+        return PlainTextResponse("shared")
+
+    def health(request):
+        return PlainTextResponse("ok")
+
+    templates = ["/users/{user_id}", "/orders/{order_id}/lines/{line}", "/a/{id}", "/b/{id}"]
+    routes = [starlette_routing.Route(t, shared) for t in templates] + [starlette_routing.Route("/health", health)]
+    reg = CollectorRegistry()
+    if legacy:
+        app = MetricsMiddleware(LegacyRouter(routes), registry=reg)
+    else:
+        app = Starlette(routes=routes)
+        app.add_middleware(MetricsMiddleware, registry=reg)
+    calls = ["/users/1", "/orders/7/lines/3", "/a/1", "/b/1", "/b/2", "/health", "/nowhere", "/users/2"]
+    assert drive(app, [("GET", path) for path in calls]) == [200] * 6 + [404, 200]
+    # /a/{id} and /b/{id} share endpoint and parameter names: told apart by walking the routes
+    assert route_labels(reg) == {
+        "/users/{user_id}": 2,
+        "/orders/{order_id}/lines/{line}": 1,
+        "/a/{id}": 1,
+        "/b/{id}": 2,
+        "/health": 1,
+        UNMATCHED: 1,
+    }
+
+
+def test_shared_router_mounts_sub_apps_and_routes_changed_later():
+    from starlette.responses import PlainTextResponse
+
+    def ok(request):
+        return PlainTextResponse("ok")
+
+    async def files(scope, receive, send):
+        await PlainTextResponse("file")(scope, receive, send)
+
+    reg = CollectorRegistry()
+    api = starlette_routing.Router(
+        [starlette_routing.Route("/orders/{order_id}", ok), starlette_routing.Mount("/files", app=files)]
+    )
+    sub = fastapi.FastAPI()
+
+    @sub.get("/items/{item_id}")
+    def item(item_id: int) -> dict:
+        return {"id": item_id}
+
+    app = fastapi.FastAPI()
+    app.mount("/v1", app=api)
+    app.mount("/v2", app=api)  # one router object under two prefixes
+    app.mount("/shop", app=sub)
+    app.add_middleware(MetricsMiddleware, registry=reg)
+    calls = [("GET", p) for p in ("/v1/orders/1", "/v2/orders/2", "/v2/files/a.css", "/shop/items/4", "/v1/nope")]
+    calls += [("POST", "/v2/orders/3"), ("GET", "/late/5")]
+    assert drive(app, calls) == [200, 200, 200, 200, 404, 405, 404]
+
+    @app.get("/late/{x}")
+    def late(x: str) -> str:
+        return x
+
+    assert drive(app, [("GET", "/late/6"), ("GET", "/shop/items/7")]) == [200, 200]
+    app.router.routes[-1] = fastapi.routing.APIRoute("/later/{x}", late)  # edited in place: same count, same endpoint
+    assert drive(app, [("GET", "/later/8")]) == [200]
+    assert route_labels(reg) == {
+        "/v1/orders/{order_id}": 1,
+        "/v2/orders/{order_id}": 2,
+        "/v2/files/{path}": 1,
+        "/shop/items/{item_id}": 2,
+        "/late/{x}": 1,
+        "/later/{x}": 1,
+        UNMATCHED: 2,
+    }
+
+
+def test_router_mounted_inside_itself():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+
+    def ok(request):
+        return PlainTextResponse("ok")
+
+    inner = starlette_routing.Router([starlette_routing.Route("/a/{x}", ok)])
+    inner.routes.append(starlette_routing.Mount("/again", app=inner))
+    app = Starlette(routes=[starlette_routing.Mount("/in", app=inner)])
+    reg = CollectorRegistry()
+    app.add_middleware(MetricsMiddleware, registry=reg)
+    assert drive(app, [("GET", "/in/a/1"), ("GET", "/in/again/again/a/2")]) == [200, 200]
+    assert route_labels(reg) == {"/in/a/{x}": 1, "/in/again/again/a/{x}": 1}
+
+
 def test_plain_asgi_app_with_route_list_or_route_for():
     async def hello(scope, receive, send):
         await send({"type": "http.response.start", "status": 201, "headers": []})
@@ -321,6 +441,12 @@ def wsgi_call(app, method: str, path: str) -> tuple[str, bytes]:
     return status[0], data
 
 
+def lazy_wsgi_body(start_response):
+    """A generator app: start_response runs only once the server iterates the body."""
+    start_response("202 Accepted", [])
+    yield b"later"
+
+
 def wsgi_app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/crash":
@@ -331,6 +457,8 @@ def wsgi_app(environ, start_response):
     if path == "/broken-body":
         start_response("200 OK", [])
         return (b"x" if i == 0 else 1 / 0 for i in range(2))  # fails while streaming
+    if path == "/lazy":
+        return lazy_wsgi_body(start_response)
     code = "404 Not Found" if path.startswith("/missing") else "200 OK"
     start_response(code, [("Content-Type", "text/plain")])
     return [b"ok"]
@@ -338,13 +466,15 @@ def wsgi_app(environ, start_response):
 
 def test_wsgi_middleware_records_templates_status_and_errors():
     reg = CollectorRegistry()
-    app = WSGIMetricsMiddleware(wsgi_app, registry=reg, routes=["/orders/{id}", "/crash", "/broken-body", "/stream"])
+    routes = ["/orders/{id}", "/crash", "/broken-body", "/stream", "/lazy"]
+    app = WSGIMetricsMiddleware(wsgi_app, registry=reg, routes=routes)
     assert wsgi_call(app, "GET", "/orders/1") == ("200 OK", b"ok")
     wsgi_call(app, "GET", "/orders/2")
     wsgi_call(app, "DELETE", "/orders/2")
     wsgi_call(app, "GET", "/missing/7")
     wsgi_call(app, "GET", "/metrics")  # excluded
     assert wsgi_call(app, "GET", "/stream") == ("201 Created", b"ab")
+    assert wsgi_call(app, "GET", "/lazy") == ("202 Accepted", b"later")
     with pytest.raises(RuntimeError):
         wsgi_call(app, "GET", "/crash")
     with pytest.raises(ZeroDivisionError):
@@ -357,6 +487,7 @@ def test_wsgi_middleware_records_templates_status_and_errors():
         ("/crash", "GET", "5xx"): 1,
         ("/broken-body", "GET", "5xx"): 1,
         ("/stream", "GET", "2xx"): 1,
+        ("/lazy", "GET", "2xx"): 1,
     }
     assert count(reg, DURATION + "_count", route="/orders/{id}", method="GET") == 2
 

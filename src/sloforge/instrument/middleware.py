@@ -23,14 +23,25 @@ recorded request: ``classify(route, method, status, seconds)`` returns whether
 it was good, or ``None`` to leave it out.  Without ``classify`` an events SLI
 counts ``status < 500`` as good and a latency SLI observes the duration.
 
-Starlette is never imported: routes are read from ``scope["route"]`` (set by
-Starlette's router) or found by walking ``app.routes`` under a ``Mount``.
+Starlette is never imported: the route a request matched is read from what the
+router leaves in the scope (``scope["route"]``, FastAPI and Starlette >= 1.0;
+``scope["endpoint"]``, older Starlette) and looked up in an index of the app's
+full route templates (mount prefixes included), built on the first request and
+again when the app's number of top-level routes changes.  A request the index
+cannot place (a route object or endpoint several templates share, a router it
+does not know) is found by walking ``app.routes`` as Starlette's router does.
+
+Cost per request (``bench/instrument_middleware.py``): one closure (the ``send``
+/ ``start_response`` wrapper that sees the status), one key tuple, two
+``perf_counter`` calls, a dict lookup for the template and one for the label
+children (bound once per route, method and status); about half of the total is
+prometheus_client's own ``inc`` + ``observe``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from time import perf_counter
 from typing import Any, Protocol
@@ -255,13 +266,14 @@ class HTTPMetrics:
     def record(self, route: str | None, method: str, status: int, seconds: float) -> None:
         """One request: ``route`` is a template (``None`` = no route matched)."""
         if method not in METHODS:
-            method = OTHER_METHOD
+            method = OTHER_METHOD  # clients choose the method: keep the cache and the labels bounded
         key = (route or self.unmatched, method, status)
-        pair = self._children.get(key)
-        if pair is None:
-            pair = self._bind(key)
-        pair[0]()
-        pair[1](seconds)
+        try:
+            inc, observe = self._children[key]
+        except KeyError:
+            inc, observe = self._bind(key)
+        inc()
+        observe(seconds)
         if self._hooks:
             for hook in self._hooks:
                 hook(key[0], method, status, seconds)
@@ -300,11 +312,67 @@ def _starlette_template(routes: Iterable[Any], scope: dict, prefix: str = "") ->
     return _starlette_template(sub, {**scope, **child}, prefix + path)
 
 
+_MISS: Any = object()  # the index cannot tell the request's template
+_AMBIGUOUS: Any = object()  # several templates share one key
+
+
+def _param_names(*templates: str) -> frozenset[str]:
+    return frozenset(m.group("name") or m.group("fname") for t in templates for m in _PARAM.finditer(t))
+
+
+def _route_count(owner: Any) -> int:
+    return len(getattr(owner, "routes", ()))
+
+
+class _RouteIndex:
+    """Full templates of a Starlette / FastAPI app's routes, keyed by what its router leaves in the scope.
+
+    Leaf routes are indexed by identity (``scope["route"]``, set by FastAPI and Starlette >= 1.0), by
+    endpoint (``scope["endpoint"]``, all Starlette versions) and by endpoint plus path parameter names
+    (``scope["path_params"]``), which tells apart routes sharing an endpoint.  A ``Mount`` of a plain
+    ASGI app is a leaf whose endpoint is that app, with template ``<mount>/{path}``.  A key two
+    templates share maps to ``_AMBIGUOUS``.  The index pins every object it keys by ``id``.
+    """
+
+    def __init__(self, key: Any, owner: Any):
+        self.key, self.owner, self.size = key, owner, _route_count(owner)
+        self.by_route: dict[int, Any] = {}
+        self.by_endpoint: dict[int, Any] = {}
+        self.by_params: dict[tuple[int, frozenset[str]], Any] = {}
+        self._pinned: list[Any] = []
+        self._add(getattr(owner, "routes", ()), "", frozenset(), ())
+
+    def _add(self, routes: Iterable[Any], prefix: str, params: frozenset[str], above: tuple[int, ...]) -> None:
+        """Index ``routes`` under ``prefix``; ``above`` holds the mounts on the way, to stop at a mount cycle."""
+        for route in routes:
+            path, host = getattr(route, "path", ""), getattr(route, "host", "")
+            template = prefix + path
+            names = params | _param_names(path, host if isinstance(host, str) else "")
+            sub = getattr(route, "routes", None)
+            if sub is None:
+                self._leaf(route, getattr(route, "endpoint", None), template, names)
+            elif not sub:  # a Mount of a plain ASGI app
+                self._leaf(route, getattr(route, "app", None), template + "/{path}", names)
+            elif id(route) not in above:
+                self._add(sub, template, names, (*above, id(route)))
+
+    def _leaf(self, route: Any, endpoint: Any, template: str, names: frozenset[str]) -> None:
+        self._put(self.by_route, id(route), template)
+        if endpoint is not None:
+            self._put(self.by_endpoint, id(endpoint), template)
+            self._put(self.by_params, (id(endpoint), names), template)
+        self._pinned += (route, endpoint)
+
+    @staticmethod
+    def _put(table: dict[Any, Any], key: Any, template: str) -> None:
+        table[key] = template if table.get(key, template) == template else _AMBIGUOUS
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware: ``app.add_middleware(MetricsMiddleware, metrics=m, requests=..., duration=...)``.
 
     The route template comes from ``route_for(scope)`` if given, else from a list of ``routes``
-    templates matched against the path, else from Starlette's router (``scope["route"]``).
+    templates matched against the path, else from Starlette's / FastAPI's router (see the module doc).
     """
 
     def __init__(
@@ -320,39 +388,58 @@ class MetricsMiddleware:
         self.app = app
         self.recorder = _recorder(recorder, options)
         self.exclude = frozenset(exclude)
-        self._match = RouteMatcher(routes).match if routes else None
         self.route_for = route_for
+        matcher = RouteMatcher(routes) if routes else None
+        self._match = matcher.match if matcher is not None and route_for is None else None
+        self._route = self._from_route_for if route_for is not None else self._from_router  # when _match is None
+        self._index: _RouteIndex | None = None
+        self._record = self.recorder.record
 
-    def _route(self, scope: dict, path: str, root_path: str, app: Any) -> str | None:
-        if self.route_for is not None:
-            return self.route_for(scope)
-        if self._match is not None:
-            return self._match(path)
-        route = scope.get("route")
+    def _from_route_for(self, scope: dict, path: str, root_path: str, app: Any) -> str | None:
+        return self.route_for(scope)  # type: ignore[misc]
+
+    def _from_router(self, scope: dict, path: str, root_path: str, app: Any) -> str | None:
+        """``path``, ``root_path`` and ``app`` as the request came in, ``scope`` as the router left it."""
+        index = self._index
+        if index is None or index.key is not app:
+            index = self._index = _RouteIndex(app, app if hasattr(app, "routes") else self.app)
+        route, endpoint = scope.get("route"), None
+        if route is not None:
+            template = index.by_route.get(id(route), _MISS)
+        else:  # Starlette < 1.0 sets no scope["route"]
+            endpoint = scope.get("endpoint")
+            template = _MISS if endpoint is None else index.by_endpoint.get(id(endpoint), _MISS)
+            if template is _AMBIGUOUS:  # routes share the endpoint: their path parameter names may tell them apart
+                template = index.by_params.get((id(endpoint), frozenset(scope.get("path_params", ()))), _MISS)
+        if template is not _MISS and template is not _AMBIGUOUS:
+            return template
         mounted = scope.get("root_path", "") != root_path
-        if route is not None and not mounted and getattr(route, "routes", None) is None:
-            return getattr(route, "path", None)  # the common case: a top-level route
-        if route is None and not mounted and "endpoint" not in scope:
+        if route is None and not mounted and endpoint is None:
             return None  # no route matched
-        # under a Mount, or a router that does not set scope["route"]: find the full template
-        owner = app if hasattr(app, "routes") else self.app
+        if index.size != _route_count(index.owner):  # routes were added since: index them and look again
+            self._index = None
+            return self._from_router(scope, path, root_path, app)
+        if route is not None and not mounted and getattr(route, "routes", None) is None:
+            return getattr(route, "path", None)  # a top-level route
+        # a route several places share, or a router the index does not know: walk the routes as the router did
         probe = {"type": "http", "path": path, "root_path": root_path, "method": scope["method"]}
-        return _starlette_template(getattr(owner, "routes", ()), probe)
+        return _starlette_template(getattr(index.owner, "routes", ()), probe)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exclude:
+        if scope["type"] != "http" or (path := scope["path"]) in self.exclude:
             await self.app(scope, receive, send)
             return
-        path, root_path, app = scope["path"], scope.get("root_path", ""), scope.get("app")
         status = 500
-        start = perf_counter()
 
-        async def send_status(message: dict) -> None:
+        def send_status(message: dict) -> Awaitable[None]:
+            # a plain function handing back send's awaitable: no extra coroutine per message
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)
 
+        root_path, app = scope.get("root_path", ""), scope.get("app")
+        start = perf_counter()
         try:
             await self.app(scope, receive, send_status)
         except Exception:
@@ -360,32 +447,30 @@ class MetricsMiddleware:
             raise
         finally:
             seconds = perf_counter() - start
-            self.recorder.record(self._route(scope, path, root_path, app), scope["method"], status, seconds)
+            match = self._match
+            route = match(path) if match is not None else self._route(scope, path, root_path, app)
+            self._record(route, scope["method"], status, seconds)
 
 
 # ---------------------------------------------------------------- WSGI
 
 
 class _Body:
-    """Wraps a WSGI response body; the request is recorded when the server closes it."""
+    """Wraps a streamed WSGI response body; the request is recorded when the server closes it."""
 
-    __slots__ = ("inner", "owner", "environ", "start", "status", "done", "_start_response")
+    __slots__ = ("inner", "owner", "environ", "start", "status", "done")
 
-    def __init__(self, owner: WSGIMetricsMiddleware, environ: dict, start_response: Callable, start: float):
-        self.owner, self.environ, self._start_response, self.start = owner, environ, start_response, start
-        self.inner: Iterable[bytes] = ()
-        self.status = 500
+    def __init__(
+        self, owner: WSGIMetricsMiddleware, environ: dict, inner: Iterable[bytes], status: list[int], start: float
+    ):
+        self.owner, self.environ, self.inner, self.status, self.start = owner, environ, inner, status, start
         self.done = False
-
-    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Callable:
-        self.status = int(status[:3])
-        return self._start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self.inner
         except Exception:
-            self.status = 500
+            self.status[0] = 500
             raise
 
     def close(self) -> None:
@@ -399,7 +484,7 @@ class _Body:
     def finish(self) -> None:
         if not self.done:
             self.done = True
-            self.owner.finish(self.environ, self.status, perf_counter() - self.start)
+            self.owner.finish(self.environ, self.status[0], perf_counter() - self.start)
 
 
 class WSGIMetricsMiddleware:
@@ -437,15 +522,19 @@ class WSGIMetricsMiddleware:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in self.exclude:
             return self.app(environ, start_response)
-        body = _Body(self, environ, start_response, perf_counter())
+        status = [500]  # set by start_response; a streamed body reads it when it is closed
+
+        def start_status(line: str, headers: list, exc_info: Any = None) -> Callable:
+            status[0] = int(line[:3])
+            return start_response(line, headers, exc_info)
+
+        start = perf_counter()
         try:
-            inner = self.app(environ, body.start_response)
+            inner = self.app(environ, start_status)
         except Exception:
-            body.status = 500
-            body.finish()
+            self.finish(environ, 500, perf_counter() - start)
             raise
         if type(inner) is list:  # produced in full: nothing can fail later, no need to wrap it
-            body.finish()
+            self.finish(environ, status[0], perf_counter() - start)
             return inner
-        body.inner = inner
-        return body
+        return _Body(self, environ, inner, status, start)
