@@ -54,6 +54,7 @@ PACKAGES = {
     "amtool": "prometheus-alertmanager",
     "prometheus-alertmanager": "prometheus-alertmanager",
     "vmalert": "victoria-metrics",
+    "victoria-metrics": "victoria-metrics",
 }
 
 

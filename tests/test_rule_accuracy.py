@@ -9,6 +9,8 @@ burn rates at every minute of 1.5 days that hold four incidents.
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from conftest import backfilled_prometheus, need
@@ -90,12 +92,13 @@ def test_derived_burn_rates_match_raw_windows(prom):
         burning[w] = float(np.percentile(rel[hot], 95)) if hot.any() else 0.0
     print("relative error p95/max per window, all steps:", report)
     print("relative error p95 per window, steps burning >= 1x:", burning)
-    # Where the budget burns, the windows agree within 2 %. At the 0.5x baseline the
-    # 1h window holds ~360 errors, and twelve 5m rate() windows extrapolate over the
-    # scrape gaps between them instead of counting them: Poisson noise of a few %.
+    # The recorded 5m pieces count every scrape interval once (x - x offset 5m), so a
+    # derived window is the counter's increase between its last samples before both
+    # ends; raw rate(x[w]) starts at the first sample inside the window instead and
+    # extrapolates. That one boundary interval is all that differs: ~1 % p95 at 1h.
     for w in report:
         assert burning[w] <= 0.02, f"window {w}: p95 {burning[w]:.4f} > 2% while burning ({burning})"
-        assert report[w][0] <= 0.04, f"window {w}: p95 {report[w][0]:.4f} > 4% ({report})"
+        assert report[w][0] <= 0.02, f"window {w}: p95 {report[w][0]:.4f} > 2% ({report})"
 
     def fires(burn: dict, pairs) -> np.ndarray:
         out = np.zeros(burn["5m"].shape, dtype=bool)
@@ -131,3 +134,34 @@ def test_status_and_budget_recorded(prom):
     assert abs(r - e) < 0.02, (r, e)
     s = float(status["data"]["result"][0]["value"][1])
     assert s == (1 if r >= 0.25 else 0 if r > 0 else -1)
+
+
+def test_base_pieces_survive_resets_new_and_returning_series(tmp_path):
+    """Level 1 counts ``x - x offset 5m``; a reset, a new series or one back from a
+    scrape gap (no sample 5m ago) falls back to ``increase(x[5m])``, never to the raw
+    counter value (which would be a spike of everything counted since process start)."""
+    promtool = need("promtool")
+    spec_file = tmp_path / "shop.yaml"
+    spec_file.write_text(SHOP_SPEC)
+    (tmp_path / "shop.yml").write_text(rule_file(load(spec_file).specs[0]))
+    total = 'sloforge:slo_events:rate5m{service="shop",slo="availability"}'
+    expect = [(10, 1.0), (13, 1.0), (14, 1.5), (20, 3.0)]
+    series = [
+        ("a", "0+60x10 0+60x20"),  # 1/s, reset to 0 after minute 10
+        ("b", "_x12 0+60x18"),  # new at minute 12
+        ("c", "100000+60x5 stale _x6 100780+60x20"),  # gone from minute 6 to 12, counter grew by 480
+    ]
+    (tmp_path / "test.yml").write_text(
+        "rule_files: [shop.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n"
+        + "".join(
+            f"  - {{series: 'http_requests_total{{code=\"200\",instance=\"{i}\"}}', values: '{v}'}}\n"
+            for i, v in series
+        )
+        + "  promql_expr_test:\n"
+        + "".join(
+            f"  - {{expr: '{total}', eval_time: {m}m, exp_samples: [{{labels: '{total}', value: {v}}}]}}\n"
+            for m, v in expect
+        )
+    )
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import yaml
 
+from sloforge import durations
 from sloforge.promql import metric_names
 
 
@@ -31,13 +31,9 @@ class BackfillError(RuntimeError):
 def parse_time(text: str) -> float:
     """Unix seconds from RFC 3339 or a number."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise BackfillError(f"not a time (RFC 3339 or unix seconds): {text!r}") from None
+        return durations.parse_time(text)
+    except ValueError as e:
+        raise BackfillError(str(e)) from None
 
 
 def split_levels(groups: list[dict]) -> list[list[dict]]:

@@ -41,9 +41,7 @@ def plan(out: Path) -> list[Check]:
         checks.append(Check("prometheus.yml", ["promtool", "check", "config", "prometheus.yml"], prom))
     rules = sorted((prom / "rules").glob("*.yml"))
     if rules:
-        checks.append(
-            Check("rules", ["promtool", "check", "rules", *(str(r.relative_to(prom)) for r in rules)], prom)
-        )
+        checks.append(Check("rules", ["promtool", "check", "rules", *(str(r.relative_to(prom)) for r in rules)], prom))
     for test in sorted((prom / "tests").glob("*.yml")):
         checks.append(Check(f"tests/{test.name}", ["promtool", "test", "rules", test.name], test.parent))
     am = out / "alertmanager" / "alertmanager.yml"

@@ -208,6 +208,180 @@ def simulate(
     out.print(summary)
 
 
+DataOpt = Annotated[Path | None, typer.Option("--data", help="OpenMetrics file with timestamps (.gz ok)")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="start: RFC 3339 or unix seconds")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="end: RFC 3339 or unix seconds")]
+
+
+def _time(text: str | None, option: str) -> float | None:
+    from sloforge.durations import parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as e:
+        err.print(f"{option}: {e}", markup=False)
+        raise typer.Exit(2) from None
+
+
+PromOpt = Annotated[
+    str | None,
+    typer.Option("--prometheus", help="URL of a Prometheus-compatible API (Prometheus, Thanos, Mimir, VM)"),
+]
+TenantOpt = Annotated[str | None, typer.Option("--tenant", help="tenant ID sent as X-Scope-OrgID (Mimir, Cortex)")]
+TokenOpt = Annotated[Path | None, typer.Option("--bearer-token-file", help="file holding a bearer token")]
+BasicOpt = Annotated[Path | None, typer.Option("--basic-auth-file", help="file holding user:password")]
+CaOpt = Annotated[Path | None, typer.Option("--ca-file", help="CA bundle to verify the server's TLS certificate")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds per request (retried 3 times with backoff)")]
+
+
+def _connection(url: str, tenant, token, basic, ca, timeout: float):  # noqa: ANN001, ANN202 - CLI plumbing
+    from sloforge.sources.prometheus import Connection
+
+    return Connection(url, tenant=tenant, bearer_token_file=token, basic_auth_file=basic, ca_file=ca, timeout=timeout)
+
+
+def _history(specs: list, data: Path | None, conn, start: float | None, end: float | None):  # noqa: ANN001, ANN202
+    """Raw series the specs' SLOs read (an OpenMetrics file or a Prometheus API) and the range to evaluate.
+
+    From a file the default range is all of it; from an API the last 7 days, fetched from one SLO window
+    earlier so budgets start complete."""
+    import time
+
+    from sloforge.evaluate import required_metrics
+
+    names = sorted(set().union(*(required_metrics(s) for s in specs)))
+    if data is not None:
+        from sloforge.sources.openmetrics import OpenMetricsError, read_openmetrics
+
+        try:
+            with err.status(f"reading {data}"):
+                series = read_openmetrics(data, names=names)
+        except (OSError, OpenMetricsError) as e:
+            err.print(f"--data: {e}", markup=False)
+            raise typer.Exit(2) from None
+    else:
+        from rich.progress import Progress
+
+        from sloforge.sources.prometheus import PrometheusSource, SourceError
+
+        end = time.time() if end is None else end
+        start = end - 7 * 86400 if start is None else start
+        history = max((slo.window for s in specs for slo in s.slos), default=0.0)
+        try:
+            with PrometheusSource(conn) as source, Progress(console=err, transient=True) as bar:
+                task = bar.add_task(f"fetching {len(names)} metrics from {conn.url}", total=1.0)
+                series = source.raw(names, start - history, end, progress=lambda f: bar.update(task, completed=f))
+        except SourceError as e:
+            err.print(f"--prometheus: {e}", markup=False)
+            raise typer.Exit(1) from None
+    span = series.time_range()
+    if span is None:
+        where = data or conn.url
+        err.print(f"{where}: no samples of {', '.join(names) or 'the SLIs'}", markup=False)
+        raise typer.Exit(1)
+    return series, (span[0] / 1000 if start is None else start), (span[1] / 1000 if end is None else end)
+
+
+@app.command()
+def backtest(
+    paths: SpecArg,
+    data: DataOpt = None,
+    prometheus: PromOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+    resolution: Annotated[str, typer.Option("--resolution", help="step of budget_remaining in the output")] = "1h",
+    tenant: TenantOpt = None,
+    bearer_token_file: TokenOpt = None,
+    basic_auth_file: BasicOpt = None,
+    ca_file: CaOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> None:
+    """Replay history through the SLOs' generated rules: what would the alerts have done?
+
+    Per SLO (and `by` value): each alert's firing intervals, the budget
+    remaining over time and burned per day, incidents (5m burn >= 2x) that
+    burned > 10 % of the budget with no page (missed), and alerts that fired
+    while < 1 % of the budget burned (noise).  Default range: all of the data
+    file, or the last 7 days of a --prometheus API (raw series fetched in
+    chunks from one SLO window earlier).
+
+    \b
+    Examples:
+      sloforge backtest examples/kubernetesexecution.yaml
+        --data examples/data/kubernetesexecution.om.gz --json
+      sloforge backtest specs/ --prometheus https://mimir.example/prometheus
+        --tenant team-a --from 2026-10-01T00:00:00Z --to 2026-11-01T00:00:00Z
+    """
+    import json
+
+    from rich.progress import Progress
+
+    from sloforge.durations import parse_duration
+    from sloforge.evaluate.backtest import backtest as run_backtest
+    from sloforge.evaluate.backtest import skipped
+
+    if (data is None) == (prometheus is None):
+        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
+        raise typer.Exit(2)
+    specs = _load(paths, False).specs
+    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    series, t0, t1 = _history(specs, data, conn, _time(start, "--from"), _time(end, "--to"))
+    results, left_out = [], []
+    with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
+        for spec in specs:
+            left_out += [f"{spec.service}/{name}: {why}" for name, why in skipped(spec).items()]
+            task = bar.add_task(spec.service, total=len(spec.slos))
+            step = parse_duration(resolution)
+            results += run_backtest(spec, series, t0, t1, resolution=step, progress=lambda _, t=task: bar.advance(t))
+    for line in left_out:
+        err.print(f"skipped: {line}", markup=False, style="yellow")
+    if as_json:
+        doc = {"from": t0, "to": t1, "source": str(data or prometheus), "slos": results, "skipped": left_out}
+        print(json.dumps(doc, indent=2, sort_keys=True))
+        return
+    from sloforge.report.backtest_table import print_backtest
+
+    print_backtest(Console(highlight=False), results, t0, t1)
+
+
+@app.command("demo-data")
+def demo_data(
+    paths: SpecArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="file to write (.gz: gzip)")],
+    days: Annotated[float, typer.Option("--days", help="length of the history")] = 30,
+    scrape: Annotated[str, typer.Option("--scrape", help="scrape interval")] = "1m",
+    end: ToOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 1,
+) -> None:
+    """Write a synthetic history for the specs' SLIs as OpenMetrics (input of backtest/report --data and of
+    `promtool tsdb create-blocks-from openmetrics`): daily traffic cycle, errors at 0.3x the budget, and per
+    SLO four incidents on its first `by` value (15m outage, 3h at 10x, 36h at 2x, a 2m blip).
+
+    \b
+    Example:
+      sloforge demo-data examples/kubernetesexecution.yaml --days 30 --scrape 2m
+        -o examples/data/kubernetesexecution.om.gz
+    """
+    import time
+
+    from sloforge.durations import parse_duration
+    from sloforge.sources.openmetrics import write_openmetrics
+    from sloforge.sources.synthetic import DAY, history
+
+    specs = _load(paths, False).specs
+    stop = _time(end, "--to") or time.time()
+    start = (stop - days * DAY) // DAY * DAY
+    left_out: list[str] = []
+    series = history(specs, start, days, parse_duration(scrape), seed=seed, skipped=left_out)
+    for line in left_out:
+        err.print(f"skipped: {line}", markup=False, style="yellow")
+    write_openmetrics(series, out)
+    err.print(f"wrote {out}: {len(series)} series, {series.samples()} samples", markup=False)
+
+
 @app.command()
 def backfill(
     rules: Annotated[Path, typer.Argument(help="generated rule file (prometheus/rules/<service>.yml)")],

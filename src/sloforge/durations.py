@@ -45,3 +45,25 @@ def format_duration(seconds: float) -> str:
             n, ms = divmod(ms, size)
             out.append(f"{n}{unit}")
     return "".join(out)
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds from RFC 3339 (``2026-11-01T00:00:00Z``; no zone = UTC) or a number of seconds."""
+    from datetime import UTC, datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time (RFC 3339 or unix seconds): {text!r}") from None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+def format_time(seconds: float) -> str:
+    """RFC 3339 in UTC, to the second."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -329,8 +329,6 @@ class Runbook(Strict):
     dashboard: str | None = None
 
 
-
-
 class SLO(Strict):
     name: Slug
     title: str | None = None

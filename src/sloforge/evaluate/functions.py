@@ -212,6 +212,18 @@ def delta(series: Sequence[Series], at: np.ndarray, range_ms: int, offset_ms: in
     return extrapolated(series, at, range_ms, counter=False, per_second=False, offset_ms=offset_ms, **kw)
 
 
+def counted_increase(series: Sequence[Series], at: np.ndarray, range_ms: int) -> np.ndarray:
+    """``((x - x offset r) >= 0) or increase(x[r])`` per series: the counted increase since the sample ``r`` ago.
+
+    The left side needs a sample (within the lookback) at both ends and no fall in between the two;
+    a series that reset or is new falls back to the extrapolated ``increase`` (absent with < 2 samples).
+    """
+    with np.errstate(invalid="ignore"):
+        d = instant(series, at) - instant(series, at, offset_ms=range_ms)
+        counted = np.where(d >= 0, d, np.nan)
+    return np.where(np.isnan(counted), increase(series, at, range_ms), counted)
+
+
 def _window_sum(flat: _Flat, w: Windows) -> np.ndarray:
     hi, lo = flat.sums()
     before = w.first - 1

@@ -4,11 +4,13 @@ SLO metadata and the spec's operational alerts.
 Rule design (see docs/rules.md):
 
 * Level 1 reads raw series once, over 5m only: the SLO's aggregated error rate
-  and event rate (``sloforge:slo_errors:rate5m``, ``sloforge:slo_events:rate5m``).
+  and event rate (``sloforge:slo_errors:rate5m``, ``sloforge:slo_events:rate5m``),
+  each counter's increase since its sample 5m ago (``x - x offset 5m``), so that
+  abutting 5m pieces count every scrape interval of a window exactly once.
 * Level 2 derives every longer window from those two recorded series,
-  numerator and denominator separately (traffic weighted), as
-  ``avg_over_time(x[w - 5m])``: the 5m rates evaluated over ``w - 5m`` cover
-  exactly ``w`` of raw time.
+  numerator and denominator separately (traffic weighted): sums of abutting
+  recorded 5m or 1h rates (offsets) up to 12h, ``avg_over_time(x[w - 5m])``
+  beyond (see ``window_mean``); each covers exactly ``w`` of raw time.
 * The SLO-window rules and metadata run in a slower group (5m).
 """
 
@@ -41,7 +43,17 @@ def _sum(slo: SLO) -> str:
 
 
 def _rate(agg: str, sel: str) -> str:
-    return f"{agg} (rate({sel}[5m]))"
+    """Events per second over the last 5m, counted exactly: ``x - x offset 5m`` per series.
+
+    Abutting 5m pieces of it telescope: their sum over a window is each counter's increase
+    between its last samples before both ends, every scrape interval counted once.
+    ``rate(x[5m])`` sees only the samples inside its window and extrapolates over the
+    scrape gap to the next one, so sums of it estimate ~10 % of a window (at 30s scrape)
+    instead of counting it. A series that reset or is new (no sample 5m ago) falls back
+    to ``increase(x[5m])``.
+    """
+    w = format_duration(C.BASE_WINDOW)
+    return f"{agg} ((({sel} - {sel} offset {w}) >= 0) or increase({sel}[{w}])) / {number(C.BASE_WINDOW)}"
 
 
 def _minus(total: str, good: str) -> str:

@@ -21,7 +21,7 @@ from typing import IO, Literal
 
 import numpy as np
 
-from sloforge.evaluate.series import NAME, Labels, Series, SeriesSet
+from sloforge.evaluate.series import NAME, Labels, Series, SeriesSet, render
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -150,3 +150,32 @@ def read_openmetrics(
         v = np.concatenate([np.frombuffer(a, dtype=np.float64) for a in vss])
         out.append(Series.of(ls, t, v))
     return SeriesSet(out)
+
+
+def _seconds(ms: int) -> str:
+    whole, frac = divmod(ms, 1000)
+    return f"{whole}.{frac:03d}" if frac else str(whole)
+
+
+def _value(v: float) -> str:
+    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+
+
+def write_openmetrics(data: SeriesSet, path: str | Path) -> None:
+    """``data`` as an OpenMetrics file (gzip when ``path`` ends in ``.gz``): the input of ``read_openmetrics``
+    and of ``promtool tsdb create-blocks-from openmetrics``.  One ``# TYPE <name> unknown`` per metric, series
+    in label order, timestamps in seconds, values in shortest round-trip form; deterministic (gzip without
+    a modification time)."""
+    path = Path(path)
+    by_name: dict[str, list[Series]] = {}
+    for s in data:
+        by_name.setdefault(s.name, []).append(s)
+    raw = gzip.GzipFile(path, "wb", mtime=0) if path.suffix == ".gz" else open(path, "wb")  # noqa: SIM115
+    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
+        for name in sorted(by_name):
+            out.write(f"# TYPE {name} unknown\n")
+            for s in sorted(by_name[name], key=lambda s: s.labels):
+                key = render(s.labels)
+                samples = zip(s.t.tolist(), s.v.tolist(), strict=True)
+                out.writelines(f"{key} {_value(v)} {_seconds(t)}\n" for t, v in samples)
+        out.write("# EOF\n")

@@ -205,9 +205,7 @@ def _runbook_errors(spec: Spec) -> list[tuple[tuple, str]]:
     for path, book in books:
         for j, entry in enumerate(book.investigate):
             if entry not in queries and (err := check(entry)):
-                out.append(
-                    (path + ("investigate", j), f"neither a name in 'queries' nor PromQL that parses: {err}")
-                )
+                out.append((path + ("investigate", j), f"neither a name in 'queries' nor PromQL that parses: {err}"))
     slo_alert_names = {name: i for i, slo in enumerate(spec.slos) for _, name, _ in slo.alerts(spec.service)}
     for i, a in enumerate(spec.alerts):
         if a.name in slo_alert_names:
