@@ -12,12 +12,15 @@ $(BIN)/sloforge: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-## make run: install into .venv, validate and generate the full bundle for examples/
+DATA ?= $(EXAMPLES)/data/kubernetesexecution.om.gz
+
+## make run: install into .venv, generate the full bundle for examples/, then report on the shipped data
 run: $(BIN)/sloforge
 	$(BIN)/sloforge validate $(EXAMPLES)
 	$(BIN)/sloforge generate $(EXAMPLES) -o $(OUT)
-	@echo "bundle written to $(OUT)/"
-	@find $(OUT) -type f | sort
+	@echo "bundle written to $(OUT)/ ($$(find $(OUT) -type f | wc -l) files)"
+	$(BIN)/sloforge report $(EXAMPLES)/kubernetesexecution.yaml --data $(DATA) --html $(OUT)/report.html
+	$(BIN)/sloforge backtest $(EXAMPLES)/kubernetesexecution.yaml --data $(DATA)
 
 ## make test: install dev deps and run the whole suite
 test: $(BIN)/sloforge

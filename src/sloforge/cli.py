@@ -242,7 +242,7 @@ def _connection(url: str, tenant, token, basic, ca, timeout: float):  # noqa: AN
     return Connection(url, tenant=tenant, bearer_token_file=token, basic_auth_file=basic, ca_file=ca, timeout=timeout)
 
 
-def _history(specs: list, data: Path | None, conn, start: float | None, end: float | None):  # noqa: ANN001, ANN202
+def _history(specs: list, data: Path | None, conn, start: float | None, end: float | None, at: float | None = None):  # noqa: ANN001, ANN202, E501
     """Raw series the specs' SLOs read (an OpenMetrics file or a Prometheus API) and the range to evaluate.
 
     From a file the default range is all of it; from an API the last 7 days, fetched from one SLO window
@@ -257,7 +257,7 @@ def _history(specs: list, data: Path | None, conn, start: float | None, end: flo
 
         try:
             with err.status(f"reading {data}"):
-                series = read_openmetrics(data, names=names)
+                series = read_openmetrics(data, names=names, end=at)
         except (OSError, OpenMetricsError) as e:
             err.print(f"--data: {e}", markup=False)
             raise typer.Exit(2) from None
@@ -345,6 +345,94 @@ def backtest(
     from sloforge.report.backtest_table import print_backtest
 
     print_backtest(Console(highlight=False), results, t0, t1)
+
+
+def _reports(specs: list, data: Path | None, conn, at: float | None, history: bool):  # noqa: ANN001, ANN202
+    """SLO reports at ``at`` (default: the data's end, or now) from a data file or a Prometheus API."""
+    import time
+
+    from sloforge.report.from_engine import reports_from_engine
+
+    step = 3600.0 if history else None
+    if data is not None:
+        series, _, end = _history(specs, data, None, None, at)
+        return reports_from_engine(specs, series, end, source=str(data), history_step=step), end
+    from sloforge.report.from_prometheus import reports_from_prometheus
+    from sloforge.sources.prometheus import PrometheusSource, SourceError
+
+    at = time.time() if at is None else at
+    try:
+        with PrometheusSource(conn) as source:
+            reports, _ = reports_from_prometheus(specs, source, at, history=history)
+    except SourceError as e:  # the client could not even start (a token file, a URL)
+        err.print(f"--prometheus: {e}", markup=False)
+        raise typer.Exit(2) from None
+    return reports, at
+
+
+@app.command()
+def report(
+    paths: SpecArg,
+    data: DataOpt = None,
+    prometheus: PromOpt = None,
+    at_text: Annotated[str | None, typer.Option("--at", help="report time: RFC 3339 or unix seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="also write a self-contained HTML page")] = None,
+    fail_on_breach: Annotated[bool, typer.Option("--fail-on-breach", help="exit 3 if an SLO is breached")] = False,
+    tenant: TenantOpt = None,
+    bearer_token_file: TokenOpt = None,
+    basic_auth_file: BasicOpt = None,
+    ca_file: CaOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> None:
+    """Where every SLO stands: SLI, error budget left, burn rates, when the budget runs out.
+
+    Per SLO and `by` value: SLI over the window, budget total / used / left
+    (share, minutes of full outage, events), burn rate per alert window, status
+    (healthy while >= 25 % of the budget is left, at risk while some is,
+    breached when none is, unknown when the source cannot tell), projected
+    exhaustion at the current 1h burn, alerts that would be firing.  From a
+    data file the engine replays the rules; from a Prometheus API the recorded
+    series are read (raw series when they are missing).
+
+    Exit status: 0, 1 when an SLO is unknown, 3 with --fail-on-breach when one
+    is breached.
+
+    \b
+    Examples:
+      sloforge report examples/kubernetesexecution.yaml
+        --data examples/data/kubernetesexecution.om.gz --html report.html
+      sloforge report specs/ --prometheus http://127.0.0.1:9090 --json
+    """
+    import json
+    import time
+
+    from sloforge.report.model import BREACHED, UNKNOWN, document
+
+    if (data is None) == (prometheus is None):
+        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
+        raise typer.Exit(2)
+    specs = _load(paths, False).specs
+    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    reports, at = _reports(specs, data, conn, _time(at_text, "--at"), history=html is not None)
+    doc = document(time.time(), str(data or prometheus), at, reports, history=html is not None)
+    if html is not None:
+        from sloforge.report.html import render_html
+
+        html.write_text(render_html(doc), encoding="utf-8")
+        err.print(f"wrote {html}", markup=False)
+    if as_json:
+        doc["slos"] = [r.to_json() for r in reports]
+        print(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        from sloforge.report.table import print_report
+
+        print_report(Console(highlight=False), reports, doc["source"], at)
+    statuses = {r.status for r in reports}
+    if UNKNOWN in statuses:
+        raise typer.Exit(1)
+    if fail_on_breach and BREACHED in statuses:
+        raise typer.Exit(3)
 
 
 @app.command("demo-data")
