@@ -274,6 +274,14 @@ def test_promql_that_does_not_parse_in_sli_bad(tmp_path):
     assert "PromQL does not parse" in p.message
 
 
+def test_sli_selector_with_a_name_regex_is_refused(tmp_path):
+    """Several metrics in one selector would collide in the level-1 rule's ``x - x offset 5m``."""
+    text = replace('bad: http_requests_total{code=~"5.."}', """bad: '{__name__=~"a_total|b_total"}'""")
+    p = only(write(tmp_path, text))
+    assert (p.line, p.path) == (16, "slos[0].sli.events.bad")
+    assert "must name one metric" in p.message and "offset 5m" in p.message
+
+
 def test_promql_that_does_not_parse_in_alert_expr(tmp_path):
     text = BASE + textwrap.dedent(
         """\
