@@ -55,6 +55,7 @@ PACKAGES = {
     "prometheus-alertmanager": "prometheus-alertmanager",
     "vmalert": "victoria-metrics",
     "victoria-metrics": "victoria-metrics",
+    "chromium": "chromium",
 }
 
 
