@@ -159,6 +159,14 @@ def simulate(
     for spec in loaded.specs:
         for line in unsupported(spec):
             err.print(f"{spec.service}: skipped: {line}", markup=False, style="yellow")
+        for slo in spec.slos:
+            if slo.sli.timeslice:
+                err.print(
+                    f"{spec.service}: skipped: SLO {slo.name}: timeslice SLIs are not simulated "
+                    "(backtest and report evaluate them)",
+                    markup=False,
+                    style="yellow",
+                )
         rows += run_simulation(spec)
     if as_json:
         print(json.dumps(rows, indent=2, sort_keys=True))
@@ -433,6 +441,50 @@ def report(
         raise typer.Exit(1)
     if fail_on_breach and BREACHED in statuses:
         raise typer.Exit(3)
+
+
+@app.command()
+def serve(
+    paths: SpecArg,
+    data: DataOpt = None,
+    prometheus: PromOpt = None,
+    host: Annotated[str, typer.Option("--host", help="address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8080,
+    refresh: Annotated[float, typer.Option("--refresh", help="seconds between re-reads of the source")] = 60.0,
+    tenant: TenantOpt = None,
+    bearer_token_file: TokenOpt = None,
+    basic_auth_file: BasicOpt = None,
+    ca_file: CaOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> None:
+    """Serve the report: an overview page, a page per SLO with its charts,
+    /api/slos (the --json document), /metrics (sloforge_slo_* gauges to scrape)
+    and /healthz.
+
+    \b
+    Example:
+      sloforge serve examples/kubernetesexecution.yaml
+        --data examples/data/kubernetesexecution.om.gz --port 8080
+    """
+    import time
+
+    from sloforge.report.model import document
+    from sloforge.report.serve import serve as run_server
+
+    if (data is None) == (prometheus is None):
+        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
+        raise typer.Exit(2)
+    specs = _load(paths, False).specs
+    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    source = str(data or prometheus)
+    fixed = _reports(specs, data, conn, None, history=True) if data is not None else None  # a file does not change
+
+    def build() -> dict:
+        reports, at = fixed or _reports(specs, None, conn, None, history=True)
+        return document(time.time(), source, at, reports, history=True)
+
+    err.print(f"serving {source} on http://{host}:{port}/", markup=False)
+    run_server(build, host=host, port=port, refresh=refresh)
 
 
 @app.command("demo-data")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sloforge import conventions as C
-from sloforge.evaluate.engine import FIRING, Evaluation, Unsupported, evaluate_slo, firing_intervals, sli_selectors
+from sloforge.evaluate.engine import FIRING, Evaluation, Unsupported, check_supported, evaluate_slo, firing_intervals
 from sloforge.evaluate.series import SeriesSet
 from sloforge.model import SLO, Spec
 
@@ -161,7 +161,7 @@ def skipped(spec: Spec) -> dict[str, str]:
     out = {}
     for slo in spec.slos:
         try:
-            sli_selectors(slo)
+            check_supported(slo)
         except Unsupported as e:
             out[slo.name] = str(e)
     return out

@@ -6,8 +6,13 @@ group interval since the epoch, as promtool aligns them), vectorised over
 evaluation times and ``by`` groups:
 
 1. SLI group, every ``evaluation_interval``: ``sloforge:slo_errors:rate5m`` and
-   ``sloforge:slo_events:rate5m`` from the raw series (``sum by`` of 5m rates;
-   ``clamp_min(total - (good or total * 0), 0)`` for good/total and latency SLIs);
+   ``sloforge:slo_events:rate5m`` from the raw series (``sum by`` of each
+   counter's counted 5m increase, ``((x - x offset 5m) >= 0) or increase(x[5m])``, per second;
+   ``clamp_min(total - (good or total * 0), 0)`` for good/total and latency SLIs).
+   Timeslice SLIs first record ``sloforge:slo_slices_bad`` and ``_total`` from
+   their own PromQL (``promql_eval``, a subset of PromQL: ``unsupported`` names
+   the SLOs beyond it), then take ``avg_over_time`` of those over
+   ``5m - evaluation_interval``.  Then, for every SLI:
    the 1h blocks (twelve abutting 5m rates, ``or`` the cold-start average);
    the error ratio of every alert window (abutting 5m or 1h terms, else
    ``avg_over_time(rate5m[w - 5m])``), burn rates, and the MWMBR alerts with
@@ -24,7 +29,6 @@ timestamp both groups evaluate, the SLO group reads the SLI group's samples of
 that same evaluation (promtool with ``group_eval_order`` does so; a live
 Prometheus runs the groups at phase offsets, which a backtest cannot know).
 
-Timeslice SLIs are not evaluated yet (their judgement is arbitrary PromQL).
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ import numpy as np
 from sloforge import conventions as C
 from sloforge.durations import format_duration
 from sloforge.evaluate import functions as F
+from sloforge.evaluate import promql_eval as PE
 from sloforge.evaluate.series import Series, SeriesSet
 from sloforge.generate.rules import SLOW_GROUP_INTERVAL, sli_expressions, slo_alerts
 from sloforge.model import SLO, BurnWindow, Spec
-from sloforge.promql import Selector, number, selectors
+from sloforge.promql import PromQLError, Selector, number, selectors
 
 BASE_MS = round(C.BASE_WINDOW * 1000)
 BLOCK_MS = round(C.BLOCK_WINDOW * 1000)
@@ -297,34 +302,70 @@ class SLISelectors:
 def sli_selectors(slo: SLO) -> SLISelectors:
     """Taken from the level-1 rule expressions themselves, so engine and rules cannot drift apart."""
     if slo.sli.timeslice:
-        raise Unsupported(f"SLO {slo.name}: timeslice SLIs are not evaluated by the engine yet")
+        raise Unsupported(f"SLO {slo.name}: a timeslice SLI has no counter selectors (see check_supported)")
     errors, total = sli_expressions(slo)
-    (tot,) = selectors(total)
-    found = selectors(errors)
+    (tot,) = _distinct(selectors(total))  # Δ5m reads its selector three times
+    found = _distinct(selectors(errors))
     if slo.sli.events and slo.sli.events.bad:
         (bad,) = found
         return SLISelectors(tot, bad=bad)
     # clamp_min(total - (good or total * 0), 0)
-    assert len(found) == 3 and found[0] == tot and found[2] == tot, errors
+    assert len(found) == 2 and found[0] == tot, errors
     return SLISelectors(tot, good=found[1])
+
+
+def check_supported(slo: SLO) -> None:
+    """Raise ``Unsupported`` if the engine cannot evaluate ``slo`` (a timeslice expression beyond the subset)."""
+    if not slo.sli.timeslice:
+        return
+    for expr in sli_expressions(slo):
+        try:
+            PE.check(expr)
+        except PE.UnsupportedPromQL as e:
+            raise Unsupported(
+                f"SLO {slo.name}: the timeslice expression uses {e}, which the engine cannot evaluate"
+            ) from None
+        except PromQLError as e:
+            raise Unsupported(f"SLO {slo.name}: {e}") from None
+
+
+def read_selectors(slo: SLO) -> list[Selector]:
+    """Every raw selector the SLO's level-1 rules read (raises ``Unsupported``)."""
+    check_supported(slo)
+    if slo.sli.timeslice:
+        return _distinct(selectors(slo.sli.timeslice.expr))
+    sels = sli_selectors(slo)
+    return [s for s in (sels.total, sels.bad, sels.good) if s is not None]
+
+
+def _distinct(found: list[Selector]) -> list[Selector]:
+    out: list[Selector] = []
+    for sel in found:
+        if sel not in out:
+            out.append(sel)
+    return out
 
 
 def _summed(
     data: SeriesSet, sels: Sequence[Selector], by: Sequence[str], at: np.ndarray
 ) -> list[dict[tuple[str, ...], np.ndarray]]:
-    """``sum by (<by>) (rate(<sel>[5m]))`` at every time of ``at``, per selector; each series is rated once."""
+    """``sum by (<by>) (Δ5m(<sel>)) / 300`` at every time of ``at``, per selector, each series computed once.
+
+    ``Δ5m(x) = ((x - x offset 5m) >= 0) or increase(x[5m])``, the generated rules' level-1 piece.
+    """
     chosen = [data.select(sel) for sel in sels]
     union: dict[int, Series] = {}
     for group in chosen:
         for s in group:
             union.setdefault(id(s), s)
     series = list(union.values())
-    rates = F.rate(series, at, BASE_MS) if series else np.zeros((0, at.size))
+    pieces = F.counted_increase(series, at, BASE_MS) if series else np.zeros((0, at.size))
     row = {id(s): i for i, s in enumerate(series)}
     out = []
     for group in chosen:
-        rows = rates[[row[id(s)] for s in group]] if group else rates[:0]
-        out.append(F.sum_by(rows, F.group_keys([s.labels for s in group], by)))
+        rows = pieces[[row[id(s)] for s in group]] if group else pieces[:0]
+        summed = F.sum_by(rows, F.group_keys([s.labels for s in group], by))
+        out.append({k: v / F.range_seconds(BASE_MS) for k, v in summed.items()})
     return out
 
 
@@ -349,6 +390,23 @@ def level1(
     good = _rows(other, keys, at.size)
     good = np.where(np.isnan(good), n * 0.0, good)  # good or total * 0
     return keys, np.maximum(n - good, 0.0), n
+
+
+def timeslice_level1(
+    spec: Spec, slo: SLO, data: SeriesSet, grid: Grid
+) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
+    """Group keys, errors and events "per second" of a timeslice SLI: ``sloforge:slo_slices_{bad,total}``
+    recorded from its PromQL at every evaluation, then their ``avg_over_time`` over ``5m - evaluation_interval``
+    (the share of bad evaluations over 5m, and the number of judged series)."""
+    at = grid.times()
+    recorded = []
+    for expr in sli_expressions(slo):
+        vec = PE.record(expr, data, at)
+        recorded.append(dict(zip(F.group_keys(vec.labels, slo.by), vec.masked(), strict=True)))
+    keys = sorted(set(recorded[0]) | set(recorded[1]))
+    rng = ms(C.BASE_WINDOW - spec.evaluation_interval)
+    bad, total = (Recorded(grid, _rows(r, keys, at.size)).avg_over_time(at, rng) for r in recorded)
+    return keys, bad, total
 
 
 @dataclass(frozen=True)
@@ -412,7 +470,10 @@ class SLIGroup:
 def sli_group(spec: Spec, slo: SLO, data: SeriesSet, grid: Grid) -> SLIGroup | None:
     """Level 1 (5m rates from raw series), the 1h blocks, every alert window's ratio, the MWMBR alerts."""
     at = grid.times()
-    keys, err5, tot5 = level1(sli_selectors(slo), data, slo.by, at)
+    if slo.sli.timeslice:
+        keys, err5, tot5 = timeslice_level1(spec, slo, data, grid)
+    else:
+        keys, err5, tot5 = level1(sli_selectors(slo), data, slo.by, at)
     if not keys:
         return None
     e5, n5 = Recorded(grid, err5), Recorded(grid, tot5)
@@ -516,10 +577,9 @@ def evaluate_slo(
     grid.  ``slo_group_interval`` overrides the SLO-window group's 5m interval
     (promtool evaluates every group at its test's ``evaluation_interval``).
     """
-    sels = sli_selectors(slo)
     iv = ms(spec.evaluation_interval)
     start_ms, end_ms = ms(start), ms(end)
-    first = data.time_range(data.select(sels.total) + data.select(sels.bad or sels.good))  # type: ignore[arg-type]
+    first = data.time_range([s for sel in read_selectors(slo) for s in data.select(sel)])
     if first is None or end_ms < start_ms:
         return []
     begin = first[0] if history_start is None else ms(history_start)
@@ -544,13 +604,15 @@ def _alert_info(spec: Spec, slo: SLO) -> list[AlertInfo]:
 
 def required_metrics(spec: Spec) -> set[str]:
     """Metric names the raw selectors of the supported SLOs read (to read only those from a source)."""
-    out = set()
-    for slo in spec.slos:
-        if slo.sli.timeslice:
-            continue
-        sels = sli_selectors(slo)
-        out |= {s.name for s in (sels.total, sels.bad, sels.good) if s is not None}
-    return out
+    return {sel.name for slo in spec.slos if _supported(slo) for sel in read_selectors(slo)}
+
+
+def _supported(slo: SLO) -> bool:
+    try:
+        check_supported(slo)
+    except Unsupported:
+        return False
+    return True
 
 
 def unsupported(spec: Spec) -> list[str]:
@@ -558,7 +620,7 @@ def unsupported(spec: Spec) -> list[str]:
     out = []
     for slo in spec.slos:
         try:
-            sli_selectors(slo)
+            check_supported(slo)
         except Unsupported as e:
             out.append(str(e))
     return out
@@ -578,7 +640,7 @@ def evaluate(
     """Every supported SLO of ``spec`` over ``[start, end]`` (see ``evaluate_slo``), in spec order;
     ``unsupported(spec)`` says which are left out.  SLOs run on ``workers`` threads (default: one per
     CPU): NumPy releases the GIL in the array work."""
-    slos = [slo for slo in spec.slos if not slo.sli.timeslice]
+    slos = [slo for slo in spec.slos if _supported(slo)]
 
     def one(slo: SLO) -> list[Evaluation]:
         return evaluate_slo(

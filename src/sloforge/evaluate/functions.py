@@ -218,10 +218,15 @@ def counted_increase(series: Sequence[Series], at: np.ndarray, range_ms: int) ->
     The left side needs a sample (within the lookback) at both ends and no fall in between the two;
     a series that reset or is new falls back to the extrapolated ``increase`` (absent with < 2 samples).
     """
+    at = np.asarray(at, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         d = instant(series, at) - instant(series, at, offset_ms=range_ms)
-        counted = np.where(d >= 0, d, np.nan)
-    return np.where(np.isnan(counted), increase(series, at, range_ms), counted)
+        need = ~(d >= 0)
+    out = np.where(need, np.nan, d)
+    cols = np.flatnonzero(need.any(axis=0))  # the fallback only where some series needs it
+    if cols.size:
+        out[:, cols] = np.where(need[:, cols], increase(series, at[cols], range_ms), out[:, cols])
+    return out
 
 
 def _window_sum(flat: _Flat, w: Windows) -> np.ndarray:

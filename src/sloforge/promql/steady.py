@@ -1160,7 +1160,9 @@ def _safe(f):
     def g(x: float) -> float:
         try:
             return float(f(x))
-        except (ValueError, OverflowError):
+        except OverflowError:  # ceil/floor of +-Inf: Go's math.Ceil returns it unchanged
+            return x
+        except ValueError:
             return math.nan
 
     return g
