@@ -30,6 +30,7 @@ test: $(BIN)/sloforge
 bench: $(BIN)/sloforge
 	$(BIN)/python bench/rule_cost.py
 	$(BIN)/python bench/instrument.py
+	$(BIN)/python bench/backtest.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache
