@@ -3,12 +3,15 @@ binary is missing locally (CI sets SLOFORGE_REQUIRE_TOOLS=1 and installs them)."
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -181,3 +184,50 @@ def backfilled_prometheus(tmp: Path, openmetrics: Path) -> PrometheusServer:
     server = PrometheusServer(data, config)
     server.start()
     return server
+
+
+@contextlib.contextmanager
+def victoria_metrics(tmp: Path, data) -> Iterator[str]:  # noqa: ANN001 - a SeriesSet
+    """A real VictoriaMetrics on 127.0.0.1 over a temp data dir holding ``data`` (imported as Prometheus text with
+    ms timestamps, awaited until every sample is searchable); yields its URL."""
+    from sloforge.evaluate.series import render
+
+    binary = need("victoria-metrics")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp / "vm.log", "wb")  # noqa: SIM115 - closed below
+    args = [f"-storageDataPath={tmp / 'vm-data'}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y"]
+    proc = subprocess.Popen([binary, *args, "-search.disableCache", "-loggerLevel=ERROR"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("victoria-metrics did not start: " + (tmp / "vm.log").read_text())
+            time.sleep(0.1)
+        text = "".join(
+            f"{render(s.labels)} {v!r} {t}\n" for s in data for t, v in zip(s.t.tolist(), s.v.tolist(), strict=True)
+        )
+        httpx.post(url + "/api/v1/import/prometheus", content=text, timeout=30).raise_for_status()
+        httpx.get(url + "/internal/force_flush", timeout=30).raise_for_status()
+        span = data.time_range()
+        params = {"match[]": '{__name__=~".+"}', "start": span[0] // 1000 - 60, "end": span[1] // 1000 + 60}
+        deadline = time.monotonic() + 15
+        while (
+            sum(
+                len(json.loads(x)["values"])
+                for x in httpx.get(url + "/api/v1/export", params=params, timeout=30).text.splitlines()
+            )
+            != data.samples()
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("victoria-metrics did not show the imported samples")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(proc)
+        log.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +25,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import backfilled_prometheus, free_port, need, stop_process
+from conftest import backfilled_prometheus, free_port, need, victoria_metrics
 from datagen import T0
 
-from sloforge.evaluate.series import Series, SeriesSet, render
+from sloforge.evaluate.series import Series, SeriesSet
 from sloforge.sources import read_openmetrics
 from sloforge.sources.prometheus import Connection, PrometheusSource, SourceError
 
@@ -85,57 +84,10 @@ def prometheus_url(tmp_path_factory, history) -> Iterator[str]:
         server.stop()
 
 
-def _vm_import(url: str, data: SeriesSet) -> None:
-    """Prometheus text with millisecond timestamps into /api/v1/import/prometheus; wait until all is searchable."""
-    text = "".join(
-        f"{render(s.labels)} {v!r} {t}\n" for s in data for t, v in zip(s.t.tolist(), s.v.tolist(), strict=True)
-    )
-    httpx.post(url + "/api/v1/import/prometheus", content=text, timeout=30).raise_for_status()
-    httpx.get(url + "/internal/force_flush", timeout=30).raise_for_status()
-    params = {"match[]": '{__name__=~".+"}', "start": START - 60, "end": END + 60}
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        lines = httpx.get(url + "/api/v1/export", params=params, timeout=30).text.splitlines()
-        if sum(len(json.loads(x)["values"]) for x in lines) == data.samples():
-            return
-        time.sleep(0.2)
-    raise RuntimeError("victoria-metrics did not show the imported samples")
-
-
 @pytest.fixture(scope="module")
 def victoria_url(tmp_path_factory, history) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("victoria")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(tmp / "vm.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            need("victoria-metrics"),
-            f"-storageDataPath={tmp / 'data'}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
-            "-search.disableCache",
-            "-loggerLevel=ERROR",
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("victoria-metrics did not start: " + (tmp / "vm.log").read_text())
-            time.sleep(0.1)
-        _vm_import(url, history[1])
+    with victoria_metrics(tmp_path_factory.mktemp("victoria"), history[1]) as url:
         yield url
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 @pytest.fixture(
