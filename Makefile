@@ -31,6 +31,7 @@ bench: $(BIN)/sloforge
 	$(BIN)/python bench/rule_cost.py
 	$(BIN)/python bench/instrument.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache
