@@ -117,7 +117,7 @@ def test_exit_codes_unknown_and_breach(shop, tmp_path):
     # an SLO whose series are not in the data: unknown with the reason, exit 1, the others still reported
     (tmp_path / "shop.yaml").write_text(
         SPEC + "  - name: search\n    objective: 99\n    sli:\n      events:\n"
-        "        bad: search_total{code=\"500\"}\n        total: search_total\n"
+        '        bad: search_total{code="500"}\n        total: search_total\n'
     )
     proc = run_cli("report", str(tmp_path / "shop.yaml"), "--data", str(shop / "shop.om.gz"), "--json")
     assert proc.returncode == 1, proc.stderr

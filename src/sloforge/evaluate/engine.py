@@ -45,7 +45,7 @@ from sloforge.durations import format_duration
 from sloforge.evaluate import functions as F
 from sloforge.evaluate import promql_eval as PE
 from sloforge.evaluate.series import Series, SeriesSet
-from sloforge.generate.rules import SLOW_GROUP_INTERVAL, sli_expressions, slo_alerts
+from sloforge.generate.rules import SLOW_GROUP_INTERVAL, coverage_samples, sli_expressions, slo_alerts
 from sloforge.model import SLO, BurnWindow, Spec
 from sloforge.promql import PromQLError, Selector, number, selectors
 
@@ -512,7 +512,7 @@ def slo_group(spec: Spec, slo: SLO, g: SLIGroup, grid: Grid) -> SLOGroup:
     longs = [bw.long for bw in slo.alerting.page + slo.alerting.ticket]
     coverage = {}
     for lw in sorted({slo.window} | ({max(longs)} if longs else set())):
-        expected = literal((lw - C.BASE_WINDOW) / spec.evaluation_interval + 1)
+        expected = literal(coverage_samples(lw, spec.evaluation_interval))
         count = g.n5.count_over_time(at, ms(lw) - BASE_MS)
         coverage[format_duration(lw)] = Recorded(grid, np.minimum(count / expected, 1.0))
     return SLOGroup(Recorded(grid, ratio), Recorded(grid, remaining), Recorded(grid, status), coverage)

@@ -209,6 +209,8 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                 **slo.labels,
                 **slo.alerting.labels,
             }
+            if len(by_for) > 1:  # several rules share the alert name: keep their ALERTS series apart
+                labels[C.LABEL_ALERT_WINDOWS] = ",".join(format_duration(bw.long) for bw in group)
             by_text = "".join(f" {b}={{{{ $labels.{b} }}}}" for b in slo.by)
             annotations = {
                 "summary": f"{spec.service} SLO {title!s}{by_text}: error budget burning too fast ({tier})",
@@ -228,6 +230,13 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
             rule["annotations"] = annotations
             rules.append(rule)
     return rules
+
+
+def coverage_samples(window: float, interval: float) -> float:
+    """Recorded 5m samples that make a window complete: ``count_over_time(rate5m[w - 5m])`` holds
+    ``(w - 5m) / interval`` of them in any phase (one more when the SLO group runs in step with the SLI group,
+    which ``clamp_max`` absorbs), so full history reads 1 whatever the groups' phase offsets."""
+    return (window - C.BASE_WINDOW) / interval
 
 
 def slo_window_rules(spec: Spec, slo: SLO) -> list[dict]:
@@ -255,7 +264,7 @@ def slo_window_rules(spec: Spec, slo: SLO) -> list[dict]:
     longs = sorted({slo.window} | ({max(alert_longs)} if alert_longs else set()))
     interval = spec.evaluation_interval
     for lw in longs:
-        expected = (lw - C.BASE_WINDOW) / interval + 1
+        expected = coverage_samples(lw, interval)
         rules.append(
             _record(
                 C.COVERAGE,

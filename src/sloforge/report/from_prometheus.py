@@ -201,9 +201,8 @@ def events_query(spec: Spec, slos: Sequence[SLO]) -> str | None:
 
 
 def _coverage_caveat(spec: Spec, slo: SLO, coverage: float | None) -> list[str]:
-    """Cold start: more than one recorded sample missing from the SLO window."""
-    expected = (slo.window - C.BASE_WINDOW) / spec.evaluation_interval + 1
-    if coverage is None or coverage * expected >= expected - 1:
+    """Cold start: the recorded history does not yet cover the SLO window."""
+    if coverage is None or coverage >= 1:
         return []
     return [
         f"recorded history covers {coverage:.1%} of the {format_duration(slo.window)} window (rules deployed "

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sloforge.model import Bundle, Spec
-from sloforge.spec import checks, lint, native
+from sloforge.spec import checks, lint, native, openslo, pyrra, sloth
 from sloforge.spec.errors import Problem, SpecError, dotted
 from sloforge.spec.yamlsafe import YamlDoc, read_documents
 
 __all__ = ["Loaded", "Problem", "SpecError", "load", "spec_files"]
 
-_LOADERS = {"sloforge/v1": native.to_spec}
+# apiVersion -> loader; Kubernetes CRD loaders check `kind` themselves
+_LOADERS = {"sloforge/v1": native.to_spec, **sloth.LOADERS, **pyrra.LOADERS}
 
 
 @dataclass
@@ -40,6 +41,7 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
     specs: list[Spec] = []
     bundles: list[Bundle] = []
     yaml_of: dict[int, YamlDoc] = {}  # id(document) -> its YAML, for line numbers of late checks
+    openslo_files: list[tuple[str, list[YamlDoc]]] = []
     files = [f for p in paths for f in spec_files(p)]
     if not files:
         raise SpecError([Problem(str(paths[0]) if paths else "?", 0, "", "no *.yaml or *.yml files")])
@@ -52,9 +54,13 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             continue
         docs, problems = read_documents(name, raw)
         errors += problems
+        if openslo.is_openslo(docs):  # OpenSLO objects refer to each other across documents and files
+            openslo_files.append((name, docs))
+            continue
         for doc in docs:
             spec, problems = _to_spec(doc, name)
-            errors += problems
+            errors += [p for p in problems if p.level != "warning"]
+            warnings += [p for p in problems if p.level == "warning"]
             if spec is None:
                 continue
             yaml_of[id(spec)] = doc
@@ -76,6 +82,12 @@ def load(*paths: str | Path, strict: bool = False) -> Loaded:
             ]
             if not cross:
                 specs.append(spec)
+    if openslo_files:
+        imported = openslo.load_openslo_files(openslo_files)
+        errors += [p for p in imported.problems if p.level != "warning"]
+        warnings += [p for p in imported.problems if p.level == "warning"]
+        specs += imported.specs  # already checked (spec_errors, spec_warnings)
+        yaml_of.update(imported.docs)  # native paths -> OpenSLO lines, for the checks across files
     errors += _across_files(specs, bundles)
     errors += [
         Problem(d.source_file, yaml_of[id(d)].line_of(p), dotted(p), m)
@@ -92,6 +104,8 @@ def _to_spec(doc: YamlDoc, name: str) -> tuple[Spec | None, list[Problem]]:
     if not isinstance(doc.data, dict):
         return None, [Problem(name, doc.start_line, "", "a spec must be a YAML mapping")]
     api = doc.data.get("apiVersion")
+    if api is None and "version" in doc.data:  # Sloth's prometheus/v1 names it 'version'
+        api = doc.data["version"]
     if api is None:
         return None, [Problem(name, doc.start_line, "apiVersion", "missing apiVersion (expected 'sloforge/v1')")]
     loader = _LOADERS.get(api) if isinstance(api, str) else None

@@ -107,6 +107,8 @@ def _build(node, path: tuple, lines: dict, budget: _Budget, name: str):
     lines.setdefault(path, node.start_mark.line + 1)
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # a date is text to sloforge (OpenSLO's calendar startTime)
         if node.tag not in _SCALAR_TAGS:
             raise _BuildError(Problem(name, line, dotted(path), f"YAML tag {node.tag!r} is not allowed"))
         return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
