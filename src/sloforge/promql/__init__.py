@@ -133,7 +133,7 @@ def _to_selector(node, expr: str) -> Selector:
         matchers.append(Matcher(m.name, op, m.value))
     if not name:
         raise PromQLError(
-            f"the selector must name one metric (metric_total{{...}} or {{__name__=\"metric_total\"}}): {expr!r}; "
+            f'the selector must name one metric (metric_total{{...}} or {{__name__="metric_total"}}): {expr!r}; '
             "a regex on __name__ could match several metrics whose series collide once the name is dropped "
             "(as in x - x offset 5m): give one SLO per metric or record their sum first"
         )
