@@ -58,17 +58,28 @@ def generate(
     python: Annotated[
         bool, typer.Option("--python", help="also write python/<service>_metrics.py (prometheus_client objects)")
     ] = False,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="rule files only for: prometheus (files + promtool tests), operator (PrometheusRule CRDs), "
+            "thanos, mimir, vmalert; repeatable; default all",
+        ),
+    ] = None,
 ) -> None:
     """Write the bundle: Prometheus rules, promtool tests, prometheus.yml, Alertmanager config,
     Grafana dashboards + provisioning, runbooks, Kubernetes manifests, Thanos/Mimir/vmalert rules.
 
-    Example: sloforge generate examples/ -o build && sloforge check build
+    \b
+    Examples:
+      sloforge generate examples/ -o build && sloforge check build
+      sloforge generate sloth-specs/ --target operator -o deploy
     """
-    from sloforge.generate.bundle import render_bundle, write_atomically
+    from sloforge.generate.bundle import render_bundle, select_targets, write_atomically
 
     loaded = _load(paths, strict)
     try:
-        files = render_bundle(loaded.specs, loaded.bundle)
+        files = select_targets(render_bundle(loaded.specs, loaded.bundle), target or [])
     except ValueError as e:  # e.g. two dashboards on one uid, a ConfigMap over the apply limit
         err.print(f"cannot generate: {e}; nothing written", markup=False)
         raise typer.Exit(2) from None
@@ -78,6 +89,62 @@ def generate(
         files.update({f"python/{module_name(s)}.py": python_module(s) for s in loaded.specs})
     write_atomically(files, out)
     err.print(f"wrote {len(files)} file(s) to {out}", markup=False)
+
+
+@app.command("import")
+def import_(
+    paths: SpecArg,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="native YAML to write (default: stdout)")] = None,
+) -> None:
+    """Convert Sloth (prometheus/v1, PrometheusServiceLevel), Pyrra (ServiceLevelObjective) or OpenSLO files to
+    native sloforge/v1 YAML.  Every format loads directly too; import makes the spec yours to edit.  What a
+    format has that sloforge cannot express is an error naming the field, never dropped.
+
+    \b
+    Example:
+      sloforge import sloth/slos.yml -o slos.yaml && sloforge validate slos.yaml
+    """
+    from sloforge.generate.native_export import to_native
+
+    text = to_native(_load(paths, False).specs)
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    err.print(f"wrote {out}", markup=False)
+
+
+@app.command()
+def export(
+    paths: SpecArg,
+    to: Annotated[str, typer.Option("--to", help="format: openslo (OpenSLO v1)")] = "openslo",
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="file to write (default: stdout)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="refuse to drop what OpenSLO cannot hold")] = False,
+) -> None:
+    """Write the specs' SLOs as OpenSLO v1 (Service, SLO with inline SLI, AlertPolicy per tier).  What OpenSLO
+    cannot hold is listed in a comment at the top (with --strict: an error, exit 2).
+
+    \b
+    Example:
+      sloforge export examples/kubernetesexecution.yaml --to openslo -o kubernetesexecution.openslo.yaml
+    """
+    from sloforge.generate.openslo_export import ExportError, to_openslo
+
+    if to != "openslo":
+        err.print(f"--to: unknown format {to!r}: openslo is supported", markup=False)
+        raise typer.Exit(2)
+    specs = _load(paths, False).specs
+    try:
+        text = to_openslo(specs, strict=strict)
+    except ExportError as e:
+        for p in e.problems:
+            err.print(str(p), markup=False)
+        raise typer.Exit(2) from None
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    err.print(f"wrote {out}", markup=False)
 
 
 @app.command()

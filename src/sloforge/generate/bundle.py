@@ -71,6 +71,28 @@ def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, 
     return files
 
 
+# where each rule engine's files live; everything else (dashboards, routing, runbooks) serves every target
+TARGETS = {
+    "prometheus": ("prometheus/",),
+    "operator": ("k8s/",),
+    "thanos": ("thanos/",),
+    "mimir": ("mimir/",),
+    "vmalert": ("vmalert/",),
+}
+
+
+def select_targets(files: dict[str, str], targets: list[str]) -> dict[str, str]:
+    """Only the rule files of ``targets`` (plus the target-neutral artifacts); all of them when none is given."""
+    if not targets:
+        return files
+    unknown = sorted(set(targets) - set(TARGETS))
+    if unknown:
+        raise ValueError(f"unknown target(s) {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
+    owned = tuple(p for prefixes in TARGETS.values() for p in prefixes)
+    kept = tuple(p for t in targets for p in TARGETS[t])
+    return {path: text for path, text in files.items() if path.startswith(kept) or not path.startswith(owned)}
+
+
 def write_atomically(files: dict[str, str], out: str | Path) -> None:
     """Write the whole bundle to a sibling temp dir, then swap it in.
 
