@@ -91,6 +91,15 @@ def generate(
     err.print(f"wrote {len(files)} file(s) to {out}", markup=False)
 
 
+def _emit(text: str, out: Path | None) -> None:
+    """``text`` to ``out``, or to stdout without one."""
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    err.print(f"wrote {out}", markup=False)
+
+
 @app.command("import")
 def import_(
     paths: SpecArg,
@@ -107,11 +116,7 @@ def import_(
     from sloforge.generate.native_export import to_native
 
     text = to_native(_load(paths, False).specs)
-    if out is None:
-        print(text, end="")
-        return
-    out.write_text(text, encoding="utf-8")
-    err.print(f"wrote {out}", markup=False)
+    _emit(text, out)
 
 
 @app.command()
@@ -140,11 +145,7 @@ def export(
         for p in e.problems:
             err.print(str(p), markup=False)
         raise typer.Exit(2) from None
-    if out is None:
-        print(text, end="")
-        return
-    out.write_text(text, encoding="utf-8")
-    err.print(f"wrote {out}", markup=False)
+    _emit(text, out)
 
 
 @app.command()

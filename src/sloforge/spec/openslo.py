@@ -33,6 +33,7 @@ from sloforge.promql import PromQLError, Selector, check, number
 from sloforge.promql import selector as parse_selector
 from sloforge.spec import checks, lint, native
 from sloforge.spec.errors import Problem, dotted
+from sloforge.spec.sloth import bucket_le
 from sloforge.spec.yamlsafe import YamlDoc
 
 __all__ = ["Imported", "is_openslo", "load_openslo", "load_openslo_files"]
@@ -621,15 +622,9 @@ def _latency(good: Shape, total: Shape) -> tuple[str, float] | None:
     base = g.name.removesuffix("_bucket")
     if base == g.name or t.name != base + "_count":
         return None
-    les = [m for m in g.matchers if m.name == "le"]
-    if len(les) != 1 or les[0].op != "=":
-        return None
-    try:
-        le = float(les[0].value)
-    except ValueError:
-        return None
+    le = bucket_le(g)
     rest = [m for m in g.matchers if m.name != "le"]
-    if not (math.isfinite(le) and le > 0) or sorted(map(repr, rest)) != sorted(map(repr, t.matchers)):
+    if le is None or sorted(map(repr, rest)) != sorted(map(repr, t.matchers)):
         return None
     return Selector(base, t.matchers).render(), le
 

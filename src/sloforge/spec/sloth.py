@@ -150,7 +150,8 @@ def kind_problem(doc: YamlDoc, file: str, api: str, kinds: Iterable[str]) -> Pro
     )
 
 
-def _bucket_le(sel: Selector) -> float | None:
+def bucket_le(sel: Selector) -> float | None:
+    """The `le` of a `_bucket{le="X"}` selector (finite, > 0), else None."""
     les = [m for m in sel.matchers if m.name == "le"]
     if len(les) != 1 or les[0].op != "=":
         return None
@@ -164,7 +165,7 @@ def _bucket_le(sel: Selector) -> float | None:
 def good_total_sli(good: Selector, total: Selector) -> dict:
     """Native SLI of ``good``/``total`` counters: a latency SLI when they are one histogram's
     ``_bucket{le=...}`` and ``_count`` with the same matchers, else an events SLI."""
-    le = _bucket_le(good)
+    le = bucket_le(good)
     base = good.name.removesuffix("_bucket")
     same = {m for m in good.matchers if m.name != "le"} == set(total.matchers)
     if le is not None and good.name.endswith("_bucket") and total.name == base + "_count" and same:
