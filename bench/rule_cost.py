@@ -7,7 +7,7 @@ through ``/api/v1/query?stats=all`` at the end of the history.  Samples are
 weighted by how often their group runs (per minute).
 
 Sloth-style = every window computed from raw counters, ``sum(rate(x[w]))`` for
-5m ... 3d (Sloth 0.16's rules, ``../shared/anchors/sloth``), 30d as the mean of
+5m ... 3d (Sloth 0.16's rules, ``tests/anchors/sloth``), 30d as the mean of
 the recorded 5m ratio.
 
     python bench/rule_cost.py [--series 10 100 1000] [--days 3.2]

@@ -19,6 +19,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+# the peers' specs and generated rules (Sloth, Pyrra, OpenSLO), copied verbatim from ../shared/anchors with
+# their SOURCE.txt (upstream, commit, licence): compatibility tests must run from any clone
+ANCHORS = REPO / "tests" / "anchors"
 
 
 # a small valid spec the error and lint tests edit; they pin its line numbers

@@ -31,7 +31,7 @@ from sloforge.durations import format_duration, parse_duration
 from sloforge.evaluate import FIRING, SeriesSet, evaluate, from_promtool
 from sloforge.evaluate import functions as F
 from sloforge.evaluate.series import NAME, Labels, Series
-from sloforge.generate.rules import rule_file, rule_groups
+from sloforge.generate.rules import rule_file, rule_groups, static_labels
 from sloforge.generate.yamlout import dump
 from sloforge.sources import read_openmetrics
 from sloforge.spec import load
@@ -411,6 +411,7 @@ def _promtool_values(output: str) -> dict[tuple[str, int], dict[Labels, float]]:
 
 @dataclass
 class Observed:
+    spec: object
     evals: list
     alert_checks: list[dict]
     output: str
@@ -432,7 +433,7 @@ def observe(rules_dir):
             values = [{"expr": n, "eval_time": _eval_time(k), "exp_samples": []} for k in steps for n in RECORDED]
             r = _promtool(tmp, spec, shape, alerts + values)
             out = r.stdout + r.stderr
-            cache[shape.name] = Observed(evals, alerts, out, _promtool_values(out))
+            cache[shape.name] = Observed(spec, evals, alerts, out, _promtool_values(out))
         return cache[shape.name]
 
     return run
@@ -450,11 +451,12 @@ def test_alerts_equal_promtool_at_every_step(observe, shape):
     assert active > 10 and states == {"pending", "firing"}, f"the shape should make alerts pend and fire: {states}"
 
 
-def _engine_values(evals, name: str, k: int) -> dict[Labels, float]:
+def engine_values(spec, evals, name: str, k: int) -> dict[Labels, float]:  # noqa: ANN001
     """The engine's value of a recorded series at step k, keyed as promtool prints it."""
+    slos = {s.name: s for s in spec.slos}
     out: dict[Labels, float] = {}
     for e in evals:
-        base = {NAME: name, "service": e.service, "slo": e.slo, "team": "web", **e.labels}
+        base = {NAME: name, **static_labels(spec, slos[e.slo]), **e.labels}
         per: dict[str | None, np.ndarray] = {
             "sloforge:slo_errors:rate5m": {None: e.errors_rate5m},
             "sloforge:slo_events:rate5m": {None: e.events_rate5m},
@@ -467,10 +469,9 @@ def _engine_values(evals, name: str, k: int) -> dict[Labels, float]:
         }[name]
         for window, values in per.items():
             v = float(values[k])
-            if math.isnan(v):
-                continue
-            ls = dict(base) if window is None else {**base, "window": window}
-            out[tuple(sorted(ls.items()))] = v
+            if not math.isnan(v):
+                ls = base if window is None else {**base, "window": window}
+                out[tuple(sorted(ls.items()))] = v
     return out
 
 
@@ -480,7 +481,9 @@ def test_recorded_series_equal_promtool(observe, shape):
     tally = Tally()
     for k in range(0, shape.minutes + 1, VALUE_STEP):
         for name in RECORDED:
-            tally.check(f"{shape.name}: {name} at {k}m", _engine_values(obs.evals, name, k), obs.got.get((name, k), {}))
+            tally.check(
+                f"{shape.name}: {name} at {k}m", engine_values(obs.spec, obs.evals, name, k), obs.got.get((name, k), {})
+            )
     assert tally.compared > 1000, tally
     print(f"\n{shape.name}: {tally.compared} recorded values, {tally.exact} bit-exact, worst {tally.worst:.1e}")
 

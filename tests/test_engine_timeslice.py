@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import EXAMPLES, need
-from test_engine_parity import _FAILED, _GOT, RECORDED, Tally
+from test_engine_parity import _FAILED, _GOT, RECORDED, Tally, engine_values
 
 from sloforge.durations import format_duration, parse_duration
 from sloforge.evaluate import FIRING, SeriesSet, evaluate, from_promtool, required_metrics, unsupported
 from sloforge.evaluate.engine import Unsupported, check_supported
-from sloforge.evaluate.series import NAME, Labels
-from sloforge.generate.rules import rule_file, rule_groups, static_labels
+from sloforge.evaluate.series import Labels
+from sloforge.generate.rules import rule_file, rule_groups
 from sloforge.generate.yamlout import dump
 from sloforge.model import Spec
 from sloforge.spec import load
@@ -252,30 +252,6 @@ def test_timeslice_alerts_equal_promtool_at_every_evaluation(observe, case):
     assert 10 < firing < len(obs.alert_checks), "the shape should make alerts fire, and not always"
 
 
-def _engine_values(spec, evals, name: str, k: int) -> dict[Labels, float]:
-    """The engine's value of a recorded series at evaluation k, keyed as promtool prints it."""
-    slos = {s.name: s for s in spec.slos}
-    out: dict[Labels, float] = {}
-    for e in evals:
-        base = {NAME: name, **static_labels(spec, slos[e.slo]), **e.labels}
-        per = {
-            "sloforge:slo_errors:rate5m": {None: e.errors_rate5m},
-            "sloforge:slo_events:rate5m": {None: e.events_rate5m},
-            "sloforge:slo_errors:rate1h": {None: e.errors_rate1h},
-            "sloforge:slo_events:rate1h": {None: e.events_rate1h},
-            "sloforge:slo_burn_rate": e.burn_rate,
-            "sloforge:slo_error_budget_remaining:ratio": {e.window: e.budget_remaining},
-            "sloforge:slo_status": {e.window: e.status},
-            "sloforge:slo_window_coverage:ratio": e.coverage,
-        }[name]
-        for window, values in per.items():
-            v = float(values[k])
-            if not math.isnan(v):
-                ls = base if window is None else {**base, "window": window}
-                out[tuple(sorted(ls.items()))] = v
-    return out
-
-
 @pytest.mark.promtool
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_timeslice_recorded_series_equal_promtool(observe, case):
@@ -284,7 +260,7 @@ def test_timeslice_recorded_series_equal_promtool(observe, case):
     for k in range(0, case.steps + 1, VALUE_EVERY):
         for name in RECORDED:
             want = obs.got.get((name, k), {})
-            tally.check(f"{case.name}: {name} at evaluation {k}", _engine_values(obs.spec, obs.evals, name, k), want)
+            tally.check(f"{case.name}: {name} at evaluation {k}", engine_values(obs.spec, obs.evals, name, k), want)
     assert tally.compared > 500, tally
     print(f"\n{case.name}: {tally.compared} recorded values, {tally.exact} bit-exact, worst {tally.worst:.1e}")
 

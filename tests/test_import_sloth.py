@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, need
+from conftest import ANCHORS, REPO, need
 
 import sloforge.spec as spec_pkg
 from sloforge.durations import parse_duration
@@ -20,7 +20,6 @@ from sloforge.generate.rules import rule_file
 from sloforge.spec import SpecError, load, sloth
 from sloforge.spec.yamlsafe import read_documents
 
-ANCHORS = REPO.parent / "shared" / "anchors"
 SLOTH = ANCHORS / "sloth"
 pytestmark = pytest.mark.skipif(not SLOTH.is_dir(), reason=f"peer anchors not found at {SLOTH}")
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, REPO, run_cli
+from conftest import ANCHORS, EXAMPLES, run_cli
 
 from sloforge.spec import load
 
-ANCHORS = REPO.parent / "shared" / "anchors"
-needs_anchors = pytest.mark.skipif(not ANCHORS.is_dir(), reason="../shared/anchors is not checked out here")
+needs_anchors = pytest.mark.skipif(not ANCHORS.is_dir(), reason="tests/anchors is missing")
 
 PEER_FILES = [
     "sloth/examples/kubernetes-apiserver.yml",
@@ -80,7 +79,7 @@ def test_generate_target_keeps_only_that_rulers_files(tmp_path):
 def test_peer_file_with_what_sloforge_cannot_express_fails_naming_the_field(tmp_path):
     text = Path(ANCHORS / "pyrra/examples/pyrra-connect-latency.yaml").read_text() if ANCHORS.is_dir() else None
     if text is None:
-        pytest.skip("../shared/anchors is not checked out here")
+        pytest.skip("tests/anchors is missing")
     f = tmp_path / "native-histogram.yaml"
     f.write_text(text)
     proc = run_cli("validate", str(f))

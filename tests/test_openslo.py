@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, REPO, need
+from conftest import ANCHORS as PEERS
+from conftest import EXAMPLES, need
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,7 @@ from sloforge.spec.errors import Problem
 from sloforge.spec.openslo import Imported, is_openslo, load_openslo, load_openslo_files, short_window
 from sloforge.spec.yamlsafe import read_documents
 
-ANCHORS = REPO.parent / "shared" / "anchors" / "openslo"
+ANCHORS = PEERS / "openslo"
 needs_anchors = pytest.mark.skipif(not ANCHORS.is_dir(), reason=f"OpenSLO anchors not found at {ANCHORS}")
 
 
