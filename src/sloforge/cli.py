@@ -26,6 +26,14 @@ SpecArg = Annotated[list[Path], typer.Argument(help="spec files or directories (
 Strict = Annotated[bool, typer.Option("--strict", help="treat lint warnings as errors")]
 
 
+def _stdout() -> Console:
+    """Tables for stdout: the terminal's width, or 160 columns when piped (rich would wrap at 80)."""
+    import os
+
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=160 if piped else None)
+
+
 def _load(paths: list[Path], strict: bool) -> Loaded:
     try:
         loaded = load(*paths, strict=strict)
@@ -182,7 +190,7 @@ def check(
     style = {checks.PASSED: "green", checks.FAILED: "red", checks.SKIPPED: "yellow"}
     for c in done:
         table.add_row(c.name, c.tool, f"[{style[c.status]}]{c.status}[/]", f"{c.seconds:.1f}")
-    Console(highlight=False).print(table)
+    _stdout().print(table)
     for c in done:
         if c.status == checks.FAILED or (c.status == checks.SKIPPED and require_tools):
             err.print(f"--- {c.name}: {' '.join(c.argv)} (in {c.cwd})\n{c.output}", markup=False)
@@ -239,7 +247,7 @@ def simulate(
     if as_json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return
-    out = Console(highlight=False)
+    out = _stdout()
     table = Table(title="sloforge simulate: incident scenarios")
     for col in (
         "service",
@@ -420,7 +428,7 @@ def backtest(
         return
     from sloforge.report.backtest_table import print_backtest
 
-    print_backtest(Console(highlight=False), results, t0, t1)
+    print_backtest(_stdout(), results, t0, t1)
 
 
 def _reports(specs: list, data: Path | None, conn, at: float | None, history: bool):  # noqa: ANN001, ANN202
@@ -503,7 +511,7 @@ def report(
     else:
         from sloforge.report.table import print_report
 
-        print_report(Console(highlight=False), reports, doc["source"], at)
+        print_report(_stdout(), reports, doc["source"], at)
     statuses = {r.status for r in reports}
     if UNKNOWN in statuses:
         raise typer.Exit(1)

@@ -40,7 +40,7 @@ def _exhaustion(r: SLOReport, at: float) -> str:
 def print_report(out: Console, reports: Sequence[SLOReport], source: str, at: float) -> None:
     table = Table(title=f"sloforge report: {source} at {format_time(at)}", title_justify="left")
     for col in ("service", "slo", "objective", "sli", "budget left", "burn rate", "runs out", "status", "firing"):
-        table.add_column(col, no_wrap=col in ("objective", "sli", "budget left", "status"))
+        table.add_column(col, no_wrap=col in ("objective", "sli", "budget left", "burn rate", "runs out", "status"))
     for r in reports:
         name = r.slo + (f" {{{_labels(r.labels)}}}" if r.labels else "")
         left = _pct(r.error_budget.remaining)
