@@ -85,3 +85,19 @@ def test_peer_file_with_what_sloforge_cannot_express_fails_naming_the_field(tmp_
     proc = run_cli("validate", str(f))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{f}:14: spec.indicator.latencyNative: native histograms" in proc.stderr
+
+
+def test_generate_for_mimir_tenant_and_thanos_external_labels(tmp_path):
+    out = tmp_path / "out"
+    args = ["--target", "mimir", "--target", "thanos", "--mimir-tenant", "team-a", "--thanos-label", "cluster=eu1"]
+    proc = run_cli("generate", str(EXAMPLES / "nkudo.yaml"), *args, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    load_sh = (out / "mimir" / "load.sh").read_text()
+    assert "mimirtool rules load --address=\"$MIMIR_ADDRESS\" --id='team-a' rules/nkudo.yml" in load_sh
+    assert yaml.safe_load((out / "mimir" / "rules" / "nkudo.yml").read_text())["namespace"] == "nkudo"
+    assert (out / "thanos" / "ruler.args").read_text().splitlines() == [
+        "--rule-file=rules/nkudo.yml",
+        '--label=cluster="eu1"',
+    ]
+    bad = run_cli("generate", str(EXAMPLES / "nkudo.yaml"), "--thanos-label", "cluster", "-o", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "--thanos-label" in bad.stderr

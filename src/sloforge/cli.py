@@ -74,6 +74,12 @@ def generate(
             "thanos, mimir, vmalert; repeatable; default all",
         ),
     ] = None,
+    mimir_tenant: Annotated[
+        str | None, typer.Option("--mimir-tenant", help="tenant for mimir/load.sh (mimirtool rules load --id)")
+    ] = None,
+    thanos_label: Annotated[
+        list[str] | None, typer.Option("--thanos-label", help="external label k=v of the Thanos Ruler (repeatable)")
+    ] = None,
 ) -> None:
     """Write the bundle: Prometheus rules, promtool tests, prometheus.yml, Alertmanager config,
     Grafana dashboards + provisioning, runbooks, Kubernetes manifests, Thanos/Mimir/vmalert rules.
@@ -84,10 +90,16 @@ def generate(
       sloforge generate sloth-specs/ --target operator -o deploy
     """
     from sloforge.generate.bundle import render_bundle, select_targets, write_atomically
+    from sloforge.generate.rulers import Deployment
 
+    labels = dict(item.partition("=")[::2] for item in thanos_label or [])
+    if any(not k or not v for k, v in labels.items()) or len(labels) != len(thanos_label or []):
+        err.print("--thanos-label: give name=value, each name once", markup=False)
+        raise typer.Exit(2)
     loaded = _load(paths, strict)
+    deploy = Deployment(mimir_tenant, labels)
     try:
-        files = select_targets(render_bundle(loaded.specs, loaded.bundle), target or [])
+        files = select_targets(render_bundle(loaded.specs, loaded.bundle, deploy), target or [])
     except ValueError as e:  # e.g. two dashboards on one uid, a ConfigMap over the apply limit
         err.print(f"cannot generate: {e}; nothing written", markup=False)
         raise typer.Exit(2) from None

@@ -42,7 +42,10 @@ def _with_bundle_defaults(spec: Spec, bundle: Bundle | None) -> Spec:
     return copy
 
 
-def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, str]:
+def render_bundle(
+    specs: list[Spec], bundle: Bundle | None = None, deploy: rulers.Deployment | None = None
+) -> dict[str, str]:
+    deploy = deploy or rulers.Deployment()
     specs = [_with_bundle_defaults(s, bundle) for s in sorted(specs, key=lambda s: s.service)]
     docs: list[Spec | Bundle] = [*specs, *([bundle] if bundle else [])]
     files: dict[str, str] = {}
@@ -56,7 +59,7 @@ def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, 
         files[f"prometheus/{rule_path}"] = rules.rule_file(doc)
         for name, text in promtool_tests.test_files(doc).items():
             files[f"prometheus/tests/{name}"] = text
-        files.update(rulers.ruler_files(doc.service, groups))
+        files.update(rulers.ruler_files(doc.service, groups, deploy))
         files[f"{C.RUNBOOK_DIR}/{doc.service}.md"] = runbooks.runbook_page(doc)
     files.update(grafana.dashboard_files(specs, bundle))
     for spec in specs:
@@ -68,6 +71,10 @@ def render_bundle(specs: list[Spec], bundle: Bundle | None = None) -> dict[str, 
     files["k8s/kustomization.yaml"] = kubernetes.root_kustomization([d.service for d in docs])
     files["prometheus/prometheus.yml"] = prometheus_config.prometheus_config(specs, bundle, rule_paths)
     files["alertmanager/alertmanager.yml"] = alertmanager.alertmanager_config(specs, bundle)
+    services = [p.removeprefix("rules/").removesuffix(".yml") for p in rule_paths]
+    if deploy.mimir_tenant:
+        files["mimir/load.sh"] = rulers.mimir_load_script(services, deploy.mimir_tenant)
+    files["thanos/ruler.args"] = rulers.thanos_ruler_args(services, deploy.thanos_labels)
     return files
 
 
