@@ -135,3 +135,50 @@ def test_usage_errors_exit_2(shop):
     assert both.returncode == 2
     bad_at = run_cli("report", str(shop / "shop.yaml"), "--data", str(shop / "shop.om.gz"), "--at", "soon")
     assert bad_at.returncode == 2 and "--at" in bad_at.stderr
+
+
+def test_serve_command_serves_the_same_report(shop):
+    """`sloforge serve --data` as a user runs it: the JSON API equals `report --json`, /metrics has the gauges."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from conftest import free_port, stop_process
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    args = ["serve", str(shop / "shop.yaml"), "--data", str(shop / "shop.om.gz"), "--port", str(port)]
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sloforge", *args], env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.2)
+        api = httpx.get(url + "/api/slos", timeout=10).json()
+        page = httpx.get(url + "/", timeout=10)
+        slo_page = httpx.get(url + "/slo/shop/checkout", timeout=10)
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+    finally:
+        stop_process(proc)
+    _, doc = report(shop)
+    assert [(r["slo"], r["labels"], r["sli"], r["status"]) for r in api["slos"]] == [
+        (r["slo"], r["labels"], r["sli"], r["status"]) for r in doc["slos"]
+    ]
+    assert page.status_code == 200 and "checkout" in page.text
+    assert slo_page.status_code == 200 and slo_page.text.count("<svg") >= 4  # 2 series x (budget, burn rate)
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    remaining = {
+        (s.labels["slo"], s.labels.get("route")): s.value
+        for s in families["sloforge_slo_error_budget_remaining_ratio"].samples
+    }
+    for r in doc["slos"]:
+        assert remaining[(r["slo"], r["labels"].get("route"))] == pytest.approx(r["error_budget"]["remaining"])
