@@ -42,6 +42,7 @@ scrape:
     selector: {app: worker}
 kubernetes:
   namespace: svc-system
+  workload_namespace: svc-apps
   hpa:
     - name: svc-api
       deployment: svc-api
@@ -190,7 +191,7 @@ def test_k8s_objects_are_valid_and_listed(k8s, deploy_spec):
     assert all(path.startswith(base) for path in k8s)
     kust = yaml.safe_load(k8s[base + "kustomization.yaml"])
     assert kust["apiVersion"] == "kustomize.config.k8s.io/v1beta1" and kust["kind"] == "Kustomization"
-    assert kust["namespace"] == "svc-system"
+    assert "namespace" not in kust  # each object keeps its own: HPAs and PDBs live beside the workload
     assert "commonLabels" not in kust
     assert kust["labels"] == [
         {
@@ -207,7 +208,8 @@ def test_k8s_objects_are_valid_and_listed(k8s, deploy_spec):
         assert KINDS[obj["kind"]] == obj["apiVersion"], rel
         meta = obj["metadata"]
         assert DNS_LABEL.match(meta["name"]) and len(meta["name"]) <= 63, meta["name"]
-        assert meta["namespace"] == "svc-system"
+        workload = obj["kind"] in ("HorizontalPodAutoscaler", "PodDisruptionBudget")
+        assert meta["namespace"] == ("svc-apps" if workload else "svc-system"), (rel, meta)
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "sloforge"
     assert sorted(kinds) == sorted(
         ["PrometheusRule", "ServiceMonitor", "ServiceMonitor", "ConfigMap", "ConfigMap"]
@@ -219,7 +221,7 @@ def test_k8s_objects_are_valid_and_listed(k8s, deploy_spec):
 def test_service_monitors(k8s):
     api = yaml.safe_load(k8s["k8s/svc/servicemonitor-svc-api.yaml"])["spec"]
     assert api["selector"] == {"matchLabels": {"app.kubernetes.io/name": "svc-api"}}
-    assert api["namespaceSelector"] == {"matchNames": ["svc-system"]}
+    assert api["namespaceSelector"] == {"matchNames": ["svc-apps"]}  # the Services live with the workload
     (endpoint,) = api["endpoints"]
     assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("http-metrics", "/custom/metrics", "15s")
     # the same job and service labels as prometheus.yml gives its targets

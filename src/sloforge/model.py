@@ -706,7 +706,10 @@ def _dns_label(v: str) -> str:
 
 
 class Kubernetes(Strict):
+    # where the monitoring objects go (PrometheusRule, ServiceMonitor, dashboard ConfigMaps)
     namespace: Annotated[str, AfterValidator(_dns_label)] = "monitoring"
+    # where the service runs: HPAs and PDBs go there, ServiceMonitors select Services there (default: namespace)
+    workload_namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
     hpa: list[HPA] = Field(default_factory=list)
     pdb: list[PDB] = Field(default_factory=list)
 

@@ -67,8 +67,14 @@ def _namespace(spec: Spec) -> str:
     return ns
 
 
-def _object(spec: Spec, api: str, kind: str, name: str, body: dict, **meta: Any) -> dict:
-    metadata = {"name": k8s_name(name), "namespace": _namespace(spec), "labels": common_labels(spec)}
+def _workload_namespace(spec: Spec) -> str:
+    return spec.kubernetes.workload_namespace or _namespace(spec)
+
+
+def _object(spec: Spec, api: str, kind: str, name: str, body: dict, namespace: str | None = None, **meta: Any) -> dict:
+    """An object in ``namespace`` (default: the monitoring namespace)."""
+    ns = namespace or _namespace(spec)
+    metadata = {"name": k8s_name(name), "namespace": ns, "labels": common_labels(spec)}
     for key, value in meta.items():
         metadata[key] = {**metadata.get(key, {}), **value}
     return {"apiVersion": api, "kind": kind, "metadata": metadata, **body}
@@ -100,7 +106,7 @@ def service_monitor(spec: Spec, scrape: Scrape) -> dict:
     }
     body = {
         "selector": {"matchLabels": dict(scrape.selector) or {APP_NAME: scrape.job}},
-        "namespaceSelector": {"matchNames": [_namespace(spec)]},
+        "namespaceSelector": {"matchNames": [_workload_namespace(spec)]},
         "endpoints": [endpoint],
     }
     return _object(spec, MONITORING_API, "ServiceMonitor", scrape.job, {"spec": body})
@@ -195,7 +201,9 @@ def hpa_object(spec: Spec, hpa: HPA) -> dict:
     behavior = _behavior(hpa)
     if behavior:
         body["behavior"] = behavior
-    return _object(spec, "autoscaling/v2", "HorizontalPodAutoscaler", hpa.name, {"spec": body})
+    return _object(
+        spec, "autoscaling/v2", "HorizontalPodAutoscaler", hpa.name, {"spec": body}, _workload_namespace(spec)
+    )
 
 
 def _int_or_percent(pdb: PDB, field: str, value: int | str) -> int | str:
@@ -216,17 +224,17 @@ def pdb_object(spec: Spec, pdb: PDB) -> dict:
     else:
         assert pdb.max_unavailable is not None
         body["maxUnavailable"] = _int_or_percent(pdb, "max_unavailable", pdb.max_unavailable)
-    return _object(spec, "policy/v1", "PodDisruptionBudget", pdb.name, {"spec": body})
+    return _object(spec, "policy/v1", "PodDisruptionBudget", pdb.name, {"spec": body}, _workload_namespace(spec))
 
 
 # ---------------------------------------------------------------- kustomize
 
 
 def kustomization(spec: Spec, resources: list[str]) -> dict:
+    """No ``namespace:`` override: each object keeps its own (HPAs and PDBs live beside the workload)."""
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "namespace": _namespace(spec),
         "labels": [{"pairs": common_labels(spec), "includeSelectors": False}],
         "resources": sorted(resources),
     }
