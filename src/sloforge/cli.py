@@ -332,10 +332,19 @@ CaOpt = Annotated[Path | None, typer.Option("--ca-file", help="CA bundle to veri
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds per request (retried 3 times with backoff)")]
 
 
-def _connection(url: str, tenant, token, basic, ca, timeout: float):  # noqa: ANN001, ANN202 - CLI plumbing
+def _source(paths, data, url, tenant, token, basic, ca, timeout: float):  # noqa: ANN001, ANN202 - CLI plumbing
+    """The specs and, for --prometheus, the connection; exactly one of --data / --prometheus is required."""
     from sloforge.sources.prometheus import Connection
 
-    return Connection(url, tenant=tenant, bearer_token_file=token, basic_auth_file=basic, ca_file=ca, timeout=timeout)
+    if (data is None) == (url is None):
+        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
+        raise typer.Exit(2)
+    specs = _load(paths, False).specs
+    if url is None:
+        return specs, None
+    return specs, Connection(
+        url, tenant=tenant, bearer_token_file=token, basic_auth_file=basic, ca_file=ca, timeout=timeout
+    )
 
 
 def _history(specs: list, data: Path | None, conn, start: float | None, end: float | None, at: float | None = None):  # noqa: ANN001, ANN202, E501
@@ -419,11 +428,7 @@ def backtest(
     from sloforge.evaluate.backtest import backtest as run_backtest
     from sloforge.evaluate.backtest import skipped
 
-    if (data is None) == (prometheus is None):
-        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
-        raise typer.Exit(2)
-    specs = _load(paths, False).specs
-    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    specs, conn = _source(paths, data, prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
     series, t0, t1 = _history(specs, data, conn, _time(start, "--from"), _time(end, "--to"))
     results, left_out = [], []
     with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
@@ -505,11 +510,7 @@ def report(
 
     from sloforge.report.model import BREACHED, UNKNOWN, document
 
-    if (data is None) == (prometheus is None):
-        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
-        raise typer.Exit(2)
-    specs = _load(paths, False).specs
-    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    specs, conn = _source(paths, data, prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
     reports, at = _reports(specs, data, conn, _time(at_text, "--at"), history=html is not None)
     doc = document(time.time(), str(data or prometheus), at, reports, history=html is not None)
     if html is not None:
@@ -559,11 +560,7 @@ def serve(
     from sloforge.report.model import document
     from sloforge.report.serve import serve as run_server
 
-    if (data is None) == (prometheus is None):
-        err.print("give one source: --data FILE (OpenMetrics with timestamps) or --prometheus URL", markup=False)
-        raise typer.Exit(2)
-    specs = _load(paths, False).specs
-    conn = prometheus and _connection(prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
+    specs, conn = _source(paths, data, prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
     source = str(data or prometheus)
     fixed = _reports(specs, data, conn, None, history=True) if data is not None else None  # a file does not change
 
