@@ -90,7 +90,9 @@ def _check_detection(spec: Spec, rows: list[dict], baseline: float = 0.0) -> int
             assert not r["fired"], r
             continue
         bw = _deciding(pairs, slo.error_budget, baseline, sc["error_ratio"])
-        late = step + (0.0 if _exact(bw.long) and _exact(bw.short) else RAMP)
+        # a timeslice SLI's ratio only grows when a bad slice arrives: every 1/ratio evaluations
+        spacing = step / sc["error_ratio"] if slo.sli.timeslice else step
+        late = spacing + (0.0 if _exact(bw.long) and _exact(bw.short) else RAMP)
         early = 0.0 if _exact(bw.long) and _exact(bw.short) else RAMP
         if formula + late < sc["duration_seconds"]:
             assert r["fired"], r
@@ -200,7 +202,7 @@ def test_example_spec_is_deterministic():
     first = simulate(spec, scenarios)
     assert json.dumps(first, sort_keys=True) == json.dumps(simulate(spec, scenarios), sort_keys=True)
     assert _check_detection(spec, first) >= 4
-    assert {r["slo"] for r in first} == {s.name for s in spec.slos if not s.sli.timeslice}
+    assert {r["slo"] for r in first} == {s.name for s in spec.slos}  # timeslice SLIs too
 
 
 def test_simulate_cli_json_contract(tmp_path):
@@ -224,3 +226,45 @@ def test_simulate_cli_json_contract(tmp_path):
     assert outage and all(r["fired"] for r in outage)
     for r in outage:
         assert abs(r["detection_seconds"] - r["expected_detection_seconds"]) <= 60
+
+
+TIMESLICE_SPEC = """\
+apiVersion: sloforge/v1
+service: pool
+evaluation_interval: 1m
+metrics:
+  - {name: pool_free_ratio, type: gauge, labels: [pool]}
+slos:
+  - name: free-capacity
+    objective: 99
+    by: [pool]
+    sli:
+      timeslice: {expr: 'min by (pool) (pool_free_ratio)', min: 0.2}
+"""
+
+
+def test_timeslice_slis_are_simulated_on_the_share_of_bad_slices(tmp_path):
+    """A timeslice SLI's error ratio is the share of bad slices (one per evaluation), its budget counted in
+    slices: detection follows the Workbook formula, late by at most the spacing of bad slices (1/ratio
+    evaluations: a window's ratio only grows when a bad slice arrives)."""
+    path = tmp_path / "pool.yaml"
+    path.write_text(TIMESLICE_SPEC)
+    spec = load(path).specs[0]
+    (slo,) = spec.slos
+    scenarios = [Scenario(r, d) for r in (1.0, 0.2, 0.1) for d in (3600.0, 6 * 3600.0)]
+    rows = simulate(spec, scenarios)
+    assert len(rows) == len(scenarios) * 2 and {r["labels"]["pool"] for r in rows} == {"failing"}
+    checked = 0
+    for r in rows:
+        sc = r["scenario"]
+        pairs = getattr(slo.alerting, r["tier"])
+        formula = detection_seconds(pairs, slo.error_budget, 0.0, sc["error_ratio"])
+        bw = _deciding(pairs, slo.error_budget, 0.0, sc["error_ratio"])
+        slack = spec.evaluation_interval / sc["error_ratio"] + (0.0 if _exact(bw.long) else RAMP)
+        if formula is not None and formula + slack < sc["duration_seconds"]:
+            assert r["fired"] and formula - RAMP <= r["detection_seconds"] <= formula + slack, (r, formula)
+            checked += 1
+    assert checked >= 6
+    # a full outage of an hour: 60 bad slices of the 30 days' 43,200 x 1 % = 432 allowed
+    outage = next(r for r in rows if r["scenario"]["error_ratio"] == 1.0 and r["tier"] == "page")
+    assert outage["budget_consumed"] == pytest.approx(60 / 432)

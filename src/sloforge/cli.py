@@ -247,14 +247,6 @@ def simulate(
     for spec in loaded.specs:
         for line in unsupported(spec):
             err.print(f"{spec.service}: skipped: {line}", markup=False, style="yellow")
-        for slo in spec.slos:
-            if slo.sli.timeslice:
-                err.print(
-                    f"{spec.service}: skipped: SLO {slo.name}: timeslice SLIs are not simulated "
-                    "(backtest and report evaluate them)",
-                    markup=False,
-                    style="yellow",
-                )
         rows += run_simulation(spec)
     if as_json:
         print(json.dumps(rows, indent=2, sort_keys=True))

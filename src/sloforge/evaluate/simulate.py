@@ -2,7 +2,8 @@
 how much error budget is gone before anyone hears of it (SRE Workbook, "Alerting on SLOs").
 
 Per SLO and scenario, synthetic raw counters (the same label sets the promtool
-tests use, ``generate.synth``) carry ``events_per_second`` with
+tests use, ``generate.synth``; for a timeslice SLI an indicator that marks the
+scenario's share of slices bad, see ``slice_stand_in``) carry ``events_per_second`` with
 ``baseline_error_ratio`` errors, first for the longest alert window (so no
 window is in cold start), then the scenario's error ratio for its duration, then
 the baseline again until every tier has reset.  Scrapes land on the rule
@@ -32,7 +33,7 @@ import numpy as np
 from sloforge.evaluate.engine import FIRING, Evaluation, evaluate_slo
 from sloforge.evaluate.series import Series, SeriesSet
 from sloforge.generate.promtool_tests import detection_seconds
-from sloforge.generate.synth import Unsynthesizable, sli_plan
+from sloforge.generate.synth import sli_plan
 from sloforge.model import SLO, BurnWindow, Spec
 from sloforge.promql.steady import parse_series
 
@@ -95,8 +96,9 @@ class Run:
     start: float  # incident start (s)
     end: float
     times: np.ndarray  # scrape times (s); increment k covers (times[k-1], times[k]]
-    bad: np.ndarray  # cumulative bad events
+    bad: np.ndarray  # cumulative bad events (bad slices for a timeslice SLI)
     evaluation: Evaluation
+    events_per_second: float  # what the budget is counted in: events, or slices per second
 
 
 def _increments(spec: Spec, slo: SLO, sc: Scenario, baseline: float, eps: float) -> tuple[np.ndarray, ...]:
@@ -116,11 +118,11 @@ def _increments(spec: Spec, slo: SLO, sc: Scenario, baseline: float, eps: float)
 def run(
     spec: Spec, slo: SLO, sc: Scenario, baseline_error_ratio: float = 0.0, events_per_second: float = EVENTS_PER_SECOND
 ) -> Run:
-    """Simulate one scenario on the SLO's failing ``by`` value (raises Unsynthesizable for timeslice SLIs)."""
+    """Simulate one scenario on the SLO's failing ``by`` value."""
     by = {b: FAILING for b in slo.by}
+    if slo.sli.timeslice:
+        return _run_slices(spec, slo, sc, baseline_error_ratio, by)
     plan = sli_plan(spec, slo, by)
-    if plan.binary or plan.gauges:
-        raise Unsynthesizable(f"SLO {slo.name}: timeslice SLIs are not simulated yet")
     t, bad, good, (start, end) = _increments(spec, slo, sc, baseline_error_ratio, events_per_second)
     counters: dict[str, np.ndarray] = {}
     for names, inc in ((plan.bad, bad), (plan.good, good)):
@@ -128,9 +130,36 @@ def run(
             counters[name] = counters.get(name, 0.0) + inc
     t_ms = np.round(t * 1000).astype(np.int64)
     data = SeriesSet(Series.of(parse_series(name), t_ms, np.cumsum(inc)) for name, inc in counters.items())
+    return Run(start, end, t, np.cumsum(bad), _evaluated(spec, slo, data, start, t, by), events_per_second)
+
+
+def _evaluated(spec: Spec, slo: SLO, data: SeriesSet, start: float, t: np.ndarray, by: dict) -> Evaluation:
     evals = evaluate_slo(spec, slo, data, start - spec.evaluation_interval, float(t[-1]), history_start=0.0)
     (ev,) = [e for e in evals if e.labels == by]
-    return Run(start, end, t, np.cumsum(bad), ev)
+    return ev
+
+
+SLICE_INDICATOR = "sloforge_simulated_slice_bad"
+
+
+def slice_stand_in(slo: SLO) -> SLO:
+    """The SLO judged on a stand-in indicator (1 on a bad slice): what is simulated is the alert policy over
+    the share of bad slices, whatever PromQL decides a slice in production."""
+    ts = slo.sli.timeslice.model_copy(update={"expr": SLICE_INDICATOR, "max": 0.5, "min": None})  # type: ignore[union-attr]
+    return slo.model_copy(update={"sli": slo.sli.model_copy(update={"timeslice": ts})})
+
+
+def _run_slices(spec: Spec, slo: SLO, sc: Scenario, baseline: float, by: dict[str, str]) -> Run:
+    """A timeslice SLI: the error ratio is the share of bad slices, spread evenly (error diffusion), one slice
+    per evaluation; the indicator is scraped on the evaluation grid, so each slice reads its own sample."""
+    step = spec.evaluation_interval
+    t, bad_share, _, (start, end) = _increments(spec, slo, sc, baseline, 1.0 / step)
+    due = np.floor(np.cumsum(bad_share) + 1e-9)
+    bad = np.diff(due, prepend=0.0)
+    t_ms = np.round(t * 1000).astype(np.int64)
+    data = SeriesSet([Series.of({"__name__": SLICE_INDICATOR, **by}, t_ms, bad)])
+    ev = _evaluated(spec, slice_stand_in(slo), data, start, t, by)
+    return Run(start, end, t, np.cumsum(bad), ev, 1.0 / step)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -143,11 +172,11 @@ def _bad_between(r: Run, a: float, b: float) -> float:
     return float(np.interp(b, r.times, r.bad) - np.interp(a, r.times, r.bad))
 
 
-def _row(spec: Spec, slo: SLO, sc: Scenario, r: Run, info, baseline: float, eps: float) -> dict:
+def _row(spec: Spec, slo: SLO, sc: Scenario, r: Run, info, baseline: float) -> dict:
     ev = r.evaluation
     times = ev.times
     state = ev.alerts[info.name]
-    budget_events = slo.error_budget * eps * slo.window
+    budget_events = slo.error_budget * r.events_per_second * slo.window
     after = times >= r.start
     i_fire = _first(after & (state == FIRING))
     detection = reset = spent = None
@@ -194,13 +223,14 @@ def simulate(
     ``burn_rate``), ``alert``, ``tier``, ``severity``, ``fired``, ``detection_seconds`` (from the incident
     start), ``expected_detection_seconds`` (the Workbook formula), ``reset_seconds`` (from the incident end
     until the alert stops firing), ``budget_spent`` (share of the SLO window's budget burned before the
-    first alert), ``budget_consumed`` (by the whole incident), ``significant``.  SLOs the engine cannot
-    evaluate (timeslice SLIs) or without alert tiers are left out.
+    first alert), ``budget_consumed`` (by the whole incident), ``significant``.  For a timeslice SLI the
+    error ratio is the share of bad slices and the budget is counted in slices.  SLOs without alert tiers
+    are left out.
     """
     jobs = [
         (slo, sc)
         for slo in spec.slos
-        if not slo.sli.timeslice and (slo.alerting.page or slo.alerting.ticket)
+        if slo.alerting.page or slo.alerting.ticket
         for sc in (scenarios or default_scenarios(spec, slo))
     ]
 
@@ -208,7 +238,7 @@ def simulate(
         slo, sc = job
         r = run(spec, slo, sc, baseline_error_ratio, events_per_second)
         infos = r.evaluation.alert_info
-        return [_row(spec, slo, sc, r, info, baseline_error_ratio, events_per_second) for info in infos]
+        return [_row(spec, slo, sc, r, info, baseline_error_ratio) for info in infos]
 
     with ThreadPoolExecutor(max(1, min(workers or os.cpu_count() or 1, len(jobs)))) as pool:
         return [row for rows in pool.map(rows_of, jobs) for row in rows]
