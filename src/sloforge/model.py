@@ -304,6 +304,11 @@ class Alerting(Strict):
     name: str | None = None  # alert name prefix; default from service + slo
     labels: Labels = Field(default_factory=dict)
     annotations: Labels = Field(default_factory=dict)
+    # on one tier's alert only (e.g. a routing key for the page), over `labels` / `annotations`
+    page_labels: Labels = Field(default_factory=dict)
+    ticket_labels: Labels = Field(default_factory=dict)
+    page_annotations: Labels = Field(default_factory=dict)
+    ticket_annotations: Labels = Field(default_factory=dict)
     runbook_url: str | None = None
 
     @field_validator("name")

@@ -208,6 +208,7 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                 **spec.labels,
                 **slo.labels,
                 **slo.alerting.labels,
+                **getattr(slo.alerting, f"{tier}_labels"),
             }
             if len(by_for) > 1:  # several rules share the alert name: keep their ALERTS series apart
                 labels[C.LABEL_ALERT_WINDOWS] = ",".join(format_duration(bw.long) for bw in group)
@@ -222,6 +223,7 @@ def alert_rules(spec: Spec, slo: SLO) -> list[dict]:
                 "runbook_url": slo.alerting.runbook_url
                 or C.runbook_url(spec.runbooks.base_url, spec.service, alert_name),
                 **slo.alerting.annotations,
+                **getattr(slo.alerting, f"{tier}_annotations"),
             }
             rule: dict = {"alert": alert_name, "expr": expr}
             if for_:

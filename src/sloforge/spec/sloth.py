@@ -741,35 +741,16 @@ def _alerting(d: Draft, s: Any, src: tuple, path: tuple, period: float, windows:
             d.mark(apath + (f"{tier}_severity",), tsrc + ("labels", "severity"))
     enabled = {t: (asrc + (key(a, f"{t}_alert"),), alert) for t, alert in tiers.items() if not alert.disable}
     for what in ("labels", "annotations"):
-        common = _common(d, texts(getattr(a, what)), enabled, what)
-        if common:
-            out[what] = common
+        shared = texts(getattr(a, what))
+        if shared:
+            out[what] = shared
             d.mark(apath + (what,), asrc + (what,))
+        for t, (tsrc, alert) in enabled.items():
+            own = {k: v for k, v in texts(getattr(alert, what)).items() if (what, k) != ("labels", "severity")}
+            if own:  # on this tier's alert only
+                out[f"{t}_{what}"] = own
+                d.mark(apath + (f"{t}_{what}",), tsrc + (what,))
     return out
-
-
-def _common(d: Draft, shared: dict[str, str], enabled: dict[str, tuple[tuple, Any]], what: str) -> dict[str, str]:
-    """Labels (or annotations) every enabled alert gets; sloforge's model holds no per-tier ones
-    (besides severity), so a label that differs between the page and the ticket alert is an error."""
-    own = {
-        t: {k: v for k, v in texts(getattr(alert, what)).items() if (what, k) != ("labels", "severity")}
-        for t, (_, alert) in enabled.items()
-    }
-    effective = {t: {**shared, **own[t]} for t in enabled}
-    if not effective:
-        return shared
-    first, *rest = effective.values()
-    common = {k: v for k, v in first.items() if all(e.get(k) == v for e in rest)}
-    for t, (tsrc, _) in enabled.items():
-        for k, v in own[t].items():
-            if k not in common:
-                d.error(
-                    tsrc + (what, k),
-                    f"sloforge puts the same {what} on the page and the ticket alert (besides severity): "
-                    f"{k}={v!r} only on the {t} alert cannot be imported; move it to alerting.{what} "
-                    "(both alerts) or route on severity / sloforge_tier",
-                )
-    return common
 
 
 LOADERS: dict[str, Loader] = make_loaders()
