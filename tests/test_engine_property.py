@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from sloforge.evaluate import SeriesSet, evaluate, required_metrics, unsupported
 from sloforge.evaluate import functions as F
 from sloforge.evaluate.engine import FIRING, INACTIVE, PENDING, Grid, Recorded, alert_states
-from sloforge.evaluate.series import Series, from_promtool
+from sloforge.evaluate.series import Series, from_promtool, matches
 from sloforge.model import Spec
+from sloforge.promql import selector
 from sloforge.promql.steady import Evaluator
 from sloforge.promql.steady import Series as SteadySeries
 from sloforge.sources import read_openmetrics
@@ -311,3 +312,28 @@ def test_output_grid_samples_the_rule_grid():
             assert np.array_equal(f.burn_rate[w][::10], c.burn_rate[w], equal_nan=True)
         assert np.array_equal(f.budget_remaining[::10], c.budget_remaining, equal_nan=True)
         assert np.isfinite(f.burn_rate["1h"]).all() and np.isfinite(f.budget_remaining).all()
+
+
+_ROUTE_LABELS = st.fixed_dictionaries(
+    {"code": st.sampled_from(["200", "500", "503"]), "route": st.sampled_from(["a", "b", "c", ""])}
+)
+
+
+@SETTINGS
+@given(
+    st.lists(_ROUTE_LABELS, max_size=40, unique_by=lambda d: tuple(sorted(d.items()))),
+    st.sampled_from(
+        [
+            'x_total{code="500"}',
+            'x_total{code="500",route="a"}',
+            'x_total{route=""}',
+            'x_total{code=~"5.."}',
+            "x_total",
+            'x_total{route!="a",code="200"}',
+        ]
+    ),
+)
+def test_select_through_the_label_index_equals_a_full_scan(labelsets, text):
+    data = SeriesSet(Series.of({"__name__": "x_total", **ls}, [0], [1.0]) for ls in labelsets)
+    sel = selector(text)
+    assert data.select(sel) == [s for s in data if matches(sel, s.labels)]

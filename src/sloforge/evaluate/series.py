@@ -107,6 +107,7 @@ class SeriesSet:
             merged[s.labels] = s
         self._series = [merged[k] for k in sorted(merged)]
         self._by_name: dict[str, list[Series]] = {}
+        self._index: dict[tuple[str, str], dict[str, list[Series]]] = {}
         for s in self._series:
             self._by_name.setdefault(s.name, []).append(s)
 
@@ -120,9 +121,28 @@ class SeriesSet:
         return sorted(self._by_name)
 
     def select(self, sel: Selector | str) -> list[Series]:
-        """The series a plain selector (``name{label=~"..."}``) selects."""
+        """The series a plain selector (``name{label=~"..."}``) selects, in storage order.
+
+        An equality matcher narrows the candidates through a (name, label) -> value index built on first
+        use, so many SLOs on one shared metric do not each scan all of its series."""
         s = parse_selector(sel) if isinstance(sel, str) else sel
-        return [x for x in self._by_name.get(s.name, []) if matches(s, x.labels)]
+        candidates = self._by_name.get(s.name, [])
+        for m in s.matchers:
+            if m.op == "=" and m.value and len(candidates) > 8:
+                narrowed = self._values(s.name, m.name).get(m.value, [])
+                if len(narrowed) < len(candidates):
+                    candidates = narrowed
+        return [x for x in candidates if matches(s, x.labels)]
+
+    def _values(self, name: str, label_name: str) -> dict[str, list[Series]]:
+        key = (name, label_name)
+        index = self._index.get(key)
+        if index is None:  # built whole, then published: threads evaluating SLOs never see half of it
+            index = {}
+            for x in self._by_name.get(name, []):
+                index.setdefault(label(x.labels, label_name), []).append(x)
+            self._index[key] = index
+        return index
 
     def time_range(self, series: Iterable[Series] | None = None) -> tuple[int, int] | None:
         """(first, last) sample time in ms over ``series`` (default: all), or None without samples."""
