@@ -372,14 +372,14 @@ ALERTS_BY = "count by (alertname, alertstate, slo, route) (ALERTS)"
 VALUE_STEP = 3  # minutes between recorded-value checks
 
 
-def _eval_time(k: int) -> str:
-    return format_duration(k * 60) if k else "0s"
+def eval_time(k: int, interval: float = 60.0) -> str:
+    return format_duration(k * interval) if k else "0s"
 
 
-def _alert_checks(evals, minutes: int) -> list[dict]:
-    """``ALERTS`` as the engine predicts it, at every step."""
+def alert_checks(evals, steps: int, expr: str = ALERTS_BY, interval: float = 60.0) -> list[dict]:  # noqa: ANN001
+    """``ALERTS`` (counted by ``expr``'s labels) as the engine predicts it, at every evaluation step."""
     checks = []
-    for k in range(minutes + 1):
+    for k in range(steps + 1):
         exp = []
         for e in evals:
             for name, state in e.alerts.items():
@@ -388,7 +388,7 @@ def _alert_checks(evals, minutes: int) -> list[dict]:
                     lab.update(slo=e.slo, **e.labels)
                     body = ",".join(f'{a}="{b}"' for a, b in sorted(lab.items()))
                     exp.append({"labels": "{" + body + "}", "value": 1})
-        checks.append({"expr": ALERTS_BY, "eval_time": _eval_time(k), "exp_samples": exp})
+        checks.append({"expr": expr, "eval_time": eval_time(k, interval), "exp_samples": exp})
     return checks
 
 
@@ -428,9 +428,9 @@ def observe(rules_dir):
     def run(shape: Shape) -> Observed:
         if shape.name not in cache:
             evals = _evaluate(spec, shape)
-            alerts = _alert_checks(evals, shape.minutes)
+            alerts = alert_checks(evals, shape.minutes)
             steps = range(0, shape.minutes + 1, VALUE_STEP)
-            values = [{"expr": n, "eval_time": _eval_time(k), "exp_samples": []} for k in steps for n in RECORDED]
+            values = [{"expr": n, "eval_time": eval_time(k), "exp_samples": []} for k in steps for n in RECORDED]
             r = _promtool(tmp, spec, shape, alerts + values)
             out = r.stdout + r.stderr
             cache[shape.name] = Observed(spec, evals, alerts, out, _promtool_values(out))

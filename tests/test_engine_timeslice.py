@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import EXAMPLES, need
-from test_engine_parity import _FAILED, _GOT, RECORDED, Tally, engine_values
+from test_engine_parity import _FAILED, _GOT, RECORDED, Tally, alert_checks, engine_values, eval_time
 
 from sloforge.durations import format_duration, parse_duration
-from sloforge.evaluate import FIRING, SeriesSet, evaluate, from_promtool, required_metrics, unsupported
+from sloforge.evaluate import SeriesSet, evaluate, from_promtool, required_metrics, unsupported
 from sloforge.evaluate.engine import Unsupported, check_supported
 from sloforge.evaluate.series import Labels
 from sloforge.generate.rules import rule_file, rule_groups
@@ -177,22 +177,7 @@ def _promtool_values(output: str, iv: float) -> dict[tuple[str, int], dict[Label
 def _alert_checks(spec, evals, steps: int, iv: float) -> tuple[str, list[dict]]:
     by = sorted({b for slo in spec.slos for b in slo.by})
     expr = f"count by ({', '.join(['alertname', 'alertstate', 'slo', *by])}) (ALERTS)"
-    checks = []
-    for k in range(steps + 1):
-        exp = []
-        for e in evals:
-            for name, state in e.alerts.items():
-                if state[k]:
-                    lab = {"alertname": name, "alertstate": "firing" if state[k] == FIRING else "pending"}
-                    lab.update(slo=e.slo, **e.labels)
-                    body = ",".join(f'{a}="{b}"' for a, b in sorted(lab.items()))
-                    exp.append({"labels": "{" + body + "}", "value": 1})
-        checks.append({"expr": expr, "eval_time": _time(k, iv), "exp_samples": exp})
-    return expr, checks
-
-
-def _time(k: int, iv: float) -> str:
-    return format_duration(k * iv) if k else "0s"
+    return expr, alert_checks(evals, steps, expr, iv)
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +199,7 @@ def observe(tmp_path_factory):
         evals = evaluate(spec, data, 0, end, iv, history_start=0, slo_group_interval=iv)
         alerts_expr, alerts = _alert_checks(spec, evals, case.steps, iv)
         values = [
-            {"expr": name, "eval_time": _time(k, iv), "exp_samples": []}
+            {"expr": name, "eval_time": eval_time(k, iv), "exp_samples": []}
             for k in range(0, case.steps + 1, VALUE_EVERY)
             for name in RECORDED
         ]
