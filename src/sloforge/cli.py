@@ -418,14 +418,14 @@ def backtest(
 
     from sloforge.durations import parse_duration
     from sloforge.evaluate.backtest import backtest as run_backtest
-    from sloforge.evaluate.backtest import skipped
+    from sloforge.evaluate.engine import unsupported_slos
 
     specs, conn = _source(paths, data, prometheus, tenant, bearer_token_file, basic_auth_file, ca_file, timeout)
     series, t0, t1 = _history(specs, data, conn, _time(start, "--from"), _time(end, "--to"))
     results, left_out = [], []
     with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
         for spec in specs:
-            left_out += [f"{spec.service}/{name}: {why}" for name, why in skipped(spec).items()]
+            left_out += [f"{spec.service}/{name}: {why}" for name, why in unsupported_slos(spec).items()]
             task = bar.add_task(spec.service, total=len(spec.slos))
             step = parse_duration(resolution)
             results += run_backtest(spec, series, t0, t1, resolution=step, progress=lambda _, t=task: bar.advance(t))

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sloforge import conventions as C
-from sloforge.evaluate.engine import FIRING, Evaluation, Unsupported, check_supported, evaluate_slo, firing_intervals
+from sloforge.evaluate.engine import FIRING, Evaluation, evaluate_slo, firing_intervals, unsupported_slos
 from sloforge.evaluate.series import SeriesSet
 from sloforge.model import SLO, Spec
 
@@ -156,17 +156,6 @@ def _sampled(times: np.ndarray, values: np.ndarray, resolution: float) -> list[l
     return [[float(times[i]), None if np.isnan(values[i]) else round(float(values[i]), 9)] for i in idx]
 
 
-def skipped(spec: Spec) -> dict[str, str]:
-    """SLO name -> why the engine leaves it out."""
-    out = {}
-    for slo in spec.slos:
-        try:
-            check_supported(slo)
-        except Unsupported as e:
-            out[slo.name] = str(e)
-    return out
-
-
 def backtest(
     spec: Spec,
     data: SeriesSet,
@@ -186,7 +175,8 @@ def backtest(
     ``noise``.  ``progress(slo_name)`` is called as each SLO finishes.
     """
     step = spec.evaluation_interval
-    slos = [slo for slo in spec.slos if slo.name not in skipped(spec)]
+    left_out = unsupported_slos(spec)
+    slos = [slo for slo in spec.slos if slo.name not in left_out]
 
     def one(slo: SLO) -> list[dict]:
         try:

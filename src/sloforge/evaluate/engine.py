@@ -604,26 +604,24 @@ def _alert_info(spec: Spec, slo: SLO) -> list[AlertInfo]:
 
 def required_metrics(spec: Spec) -> set[str]:
     """Metric names the raw selectors of the supported SLOs read (to read only those from a source)."""
-    return {sel.name for slo in spec.slos if _supported(slo) for sel in read_selectors(slo)}
+    left_out = unsupported_slos(spec)
+    return {sel.name for slo in spec.slos if slo.name not in left_out for sel in read_selectors(slo)}
 
 
-def _supported(slo: SLO) -> bool:
-    try:
-        check_supported(slo)
-    except Unsupported:
-        return False
-    return True
-
-
-def unsupported(spec: Spec) -> list[str]:
-    """Why SLOs of ``spec`` are left out of ``evaluate`` (one line each)."""
-    out = []
+def unsupported_slos(spec: Spec) -> dict[str, str]:
+    """SLO name -> why ``evaluate`` leaves it out."""
+    out = {}
     for slo in spec.slos:
         try:
             check_supported(slo)
         except Unsupported as e:
-            out.append(str(e))
+            out[slo.name] = str(e)
     return out
+
+
+def unsupported(spec: Spec) -> list[str]:
+    """Why SLOs of ``spec`` are left out of ``evaluate`` (one line each)."""
+    return list(unsupported_slos(spec).values())
 
 
 def evaluate(
@@ -640,7 +638,8 @@ def evaluate(
     """Every supported SLO of ``spec`` over ``[start, end]`` (see ``evaluate_slo``), in spec order;
     ``unsupported(spec)`` says which are left out.  SLOs run on ``workers`` threads (default: one per
     CPU): NumPy releases the GIL in the array work."""
-    slos = [slo for slo in spec.slos if _supported(slo)]
+    left_out = unsupported_slos(spec)
+    slos = [slo for slo in spec.slos if slo.name not in left_out]
 
     def one(slo: SLO) -> list[Evaluation]:
         return evaluate_slo(

@@ -6,6 +6,7 @@ instead of writing a broken rule.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from string import Template
@@ -140,6 +141,18 @@ def _to_selector(node, expr: str) -> Selector:
     if node.matchers.or_matchers:
         raise PromQLError(f"'or' inside a selector is not supported: {expr!r}")
     return Selector(name, tuple(matchers))
+
+
+def bucket_le(sel: Selector) -> float | None:
+    """The `le` of a `_bucket{le="X"}` selector (finite, > 0), else None."""
+    les = [m for m in sel.matchers if m.name == "le"]
+    if len(les) != 1 or les[0].op != "=":
+        return None
+    try:
+        le = float(les[0].value)
+    except ValueError:
+        return None
+    return le if math.isfinite(le) and le > 0 else None
 
 
 def render(template: str, **values: object) -> str:

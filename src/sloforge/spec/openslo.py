@@ -29,11 +29,10 @@ from pydantic import ValidationError
 
 from sloforge.durations import format_duration, parse_duration
 from sloforge.model import API_VERSION, Spec
-from sloforge.promql import PromQLError, Selector, check, number
+from sloforge.promql import PromQLError, Selector, bucket_le, check, number
 from sloforge.promql import selector as parse_selector
 from sloforge.spec import checks, lint, native
 from sloforge.spec.errors import Problem, dotted
-from sloforge.spec.sloth import bucket_le
 from sloforge.spec.yamlsafe import YamlDoc
 
 __all__ = ["Imported", "is_openslo", "load_openslo", "load_openslo_files"]

@@ -21,7 +21,6 @@ validated as a native ``Spec``; every problem names the foreign file, line and f
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pydantic.alias_generators import to_camel
 
 from sloforge.durations import format_duration, parse_duration
 from sloforge.model import API_VERSION, Duration, Spec
-from sloforge.promql import PromQLError, Selector, selector
+from sloforge.promql import PromQLError, Selector, bucket_le, selector
 from sloforge.spec import checks, native
 from sloforge.spec.errors import Problem, SpecError, dotted
 from sloforge.spec.yamlsafe import YamlDoc, read_documents
@@ -148,18 +147,6 @@ def kind_problem(doc: YamlDoc, file: str, api: str, kinds: Iterable[str]) -> Pro
         "kind",
         f"{api} kind {kind!r} is not supported (expected {' or '.join(kinds)})",
     )
-
-
-def bucket_le(sel: Selector) -> float | None:
-    """The `le` of a `_bucket{le="X"}` selector (finite, > 0), else None."""
-    les = [m for m in sel.matchers if m.name == "le"]
-    if len(les) != 1 or les[0].op != "=":
-        return None
-    try:
-        le = float(les[0].value)
-    except ValueError:
-        return None
-    return le if math.isfinite(le) and le > 0 else None
 
 
 def good_total_sli(good: Selector, total: Selector) -> dict:
